@@ -58,6 +58,8 @@ export const configSchema = z
       .object({
         /** Box overlap (IoU) needed to keep a face's id. */
         iouThreshold: z.number().min(0).max(1).default(0.3),
+        /** A face must be detected in this many frames before it `appeared` (filters one-frame false detections). */
+        confirmFrames: positiveInt.default(2),
         /** A face not seen for this long has left. */
         maxMissingMs: positiveInt.default(1000),
         /** Exponential smoothing of scores: weight of the newest frame (1 = no smoothing). */

@@ -1,0 +1,116 @@
+/**
+ * The emotion classifier: a model manifest + an onnxruntime-node session. All faces of a frame go through the
+ * session in one batch; results are probabilities over the seven classes. This is the only module that imports
+ * onnxruntime-node.
+ */
+import { existsSync, statSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { EmotionScores } from './labels.js';
+import { scoresFromVector } from './labels.js';
+import { loadManifest, type ModelManifest } from './manifest.js';
+import { averageMirrorPairs, cropsToTensorData, inputGeometry, softmaxRows, type InputGeometry } from './preprocess.js';
+
+export class ModelError extends Error {}
+
+export interface ClassifierOptions {
+  intraOpThreads?: number;
+}
+
+export class EmotionClassifier {
+  readonly geometry: InputGeometry;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly manifest: ModelManifest,
+    readonly modelPath: string,
+  ) {
+    this.geometry = inputGeometry(manifest);
+  }
+
+  static async load(modelPath: string, { intraOpThreads = 1 }: ClassifierOptions = {}): Promise<EmotionClassifier> {
+    if (!existsSync(modelPath)) throw new ModelError(`model file ${modelPath} not found (model.path in the config, or --model)`);
+    if (statSync(modelPath).size === 0) throw new ModelError(`model file ${modelPath} is empty`);
+    const manifest = await loadManifest(modelPath);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(modelPath, {
+        intraOpNumThreads: intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+    } catch (err) {
+      throw new ModelError(`model file ${modelPath} could not be loaded by onnxruntime (corrupt or not ONNX?): ${(err as Error).message.split('\n')[0]}`);
+    }
+    const classifier = new EmotionClassifier(session, manifest, modelPath);
+    await classifier.checkAgainstManifest();
+    return classifier;
+  }
+
+  get inputSize(): number {
+    return this.geometry.height;
+  }
+
+  /** Verifies that the model's declared input/output agree with its manifest, then runs one dummy face. */
+  private async checkAgainstManifest(): Promise<void> {
+    const { manifest, session, modelPath } = this;
+    const where = `model ${modelPath} and its manifest`;
+    if (!session.inputNames.includes(manifest.input.name)) {
+      throw new ModelError(`${where} disagree: the manifest's input "${manifest.input.name}" is not among the model's inputs [${session.inputNames.join(', ')}]`);
+    }
+    if (!session.outputNames.includes(manifest.output.name)) {
+      throw new ModelError(`${where} disagree: the manifest's output "${manifest.output.name}" is not among the model's outputs [${session.outputNames.join(', ')}]`);
+    }
+    const meta = session.inputMetadata.find((m) => m.name === manifest.input.name);
+    if (meta?.isTensor && meta.shape.length > 0) {
+      const declared = manifest.input.shape;
+      const actual = meta.shape;
+      const mismatch =
+        actual.length !== declared.length ||
+        actual.some((dim, i) => i > 0 && typeof dim === 'number' && dim > 0 && dim !== declared[i]);
+      if (mismatch) {
+        throw new ModelError(`${where} disagree on the input shape: model [${actual.join(', ')}], manifest [${declared.join(', ')}]`);
+      }
+    }
+    const probe = new Uint8Array(this.geometry.height * this.geometry.width).fill(128);
+    let out: EmotionScores[];
+    try {
+      out = await this.classify([probe]);
+    } catch (err) {
+      throw new ModelError(`${where} disagree: a ${this.geometry.height}x${this.geometry.width} test face failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (out.length !== 1) throw new ModelError(`${where} disagree: one face in, ${out.length} results out`);
+  }
+
+  /** Probabilities for each crop (grey, geometry-sized), in one session run. */
+  async classify(crops: readonly Uint8Array[]): Promise<EmotionScores[]> {
+    return (await this.classifyRaw(crops)).map((row) => scoresFromVector(this.manifest.labels, row));
+  }
+
+  /** As classify(), as rows of probabilities in manifest label order. */
+  async classifyRaw(crops: readonly Uint8Array[]): Promise<Float32Array[]> {
+    if (crops.length === 0) return [];
+    const { manifest, geometry } = this;
+    const mirror = manifest.testTimeFlip;
+    const data = cropsToTensorData(crops, geometry, manifest.normalization, mirror);
+    const batch = crops.length * (mirror ? 2 : 1);
+    const input = new ort.Tensor('float32', data, [batch, 1, geometry.height, geometry.width]);
+    const result = await this.session.run({ [manifest.input.name]: input });
+    const output = result[manifest.output.name];
+    if (!output || !('data' in output)) throw new ModelError(`model output ${manifest.output.name} missing`);
+    const classes = manifest.labels.length;
+    const raw = output.data as Float32Array;
+    if (raw.length !== batch * classes) {
+      throw new ModelError(`model output has ${raw.length} values for ${batch} faces; expected ${classes} per face (manifest labels)`);
+    }
+    let probs = manifest.output.kind === 'logits' ? softmaxRows(raw, batch, classes) : Float32Array.from(raw);
+    if (mirror) probs = averageMirrorPairs(probs, crops.length, classes);
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < crops.length; i++) rows.push(probs.slice(i * classes, (i + 1) * classes));
+    return rows;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Tracking, smoothing and event rules: pure logic, no I/O. Faces keep an id across frames by box overlap; scores are
+ * smoothed exponentially; events are emitted when a face appears (after `confirmFrames` detections), when its
+ * smoothed emotion changes (held for `minDwellMs` at `minConfidence` or more) and when it leaves (unseen for
+ * `maxMissingMs`).
+ */
+import { iou } from '../detection/geometry.js';
+import type { Box, FaceEvent, FaceEventType, ModelRef, TrackedFaceView } from '../events/types.js';
+import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
+
+export interface TrackerConfig {
+  iouThreshold: number;
+  confirmFrames: number;
+  maxMissingMs: number;
+  smoothingAlpha: number;
+  minDwellMs: number;
+  minConfidence: number;
+}
+
+export interface Observation {
+  box: Box;
+  scores: EmotionScores;
+}
+
+interface Track {
+  id: number;
+  box: Box;
+  firstSeen: number;
+  lastSeen: number;
+  hits: number;
+  smoothed: EmotionScores;
+  confirmed: boolean;
+  reported: Emotion | undefined;
+  candidate: Emotion | undefined;
+  candidateSince: number;
+}
+
+export interface TrackerOutput {
+  events: FaceEvent[];
+  /** Confirmed faces seen in this frame. */
+  faces: TrackedFaceView[];
+}
+
+/** Pairs tracks and observations greedily by descending IoU (>= threshold). Returns [trackIndex, obsIndex] pairs. */
+export function matchByIou(tracks: readonly Box[], observations: readonly Box[], threshold: number): Array<[number, number]> {
+  const candidates: Array<[number, number, number]> = [];
+  tracks.forEach((t, i) =>
+    observations.forEach((o, j) => {
+      const overlap = iou(t, o);
+      if (overlap >= threshold && overlap > 0) candidates.push([overlap, i, j]);
+    }),
+  );
+  candidates.sort((a, b) => b[0] - a[0]);
+  const usedT = new Set<number>();
+  const usedO = new Set<number>();
+  const pairs: Array<[number, number]> = [];
+  for (const [, i, j] of candidates) {
+    if (usedT.has(i) || usedO.has(j)) continue;
+    usedT.add(i);
+    usedO.add(j);
+    pairs.push([i, j]);
+  }
+  return pairs;
+}
+
+export function smoothScores(prev: EmotionScores, next: EmotionScores, alpha: number): EmotionScores {
+  const out = {} as EmotionScores;
+  for (const e of EMOTIONS) out[e] = alpha * next[e] + (1 - alpha) * prev[e];
+  return out;
+}
+
+export class FaceTracker {
+  private tracks: Track[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly cfg: TrackerConfig,
+    private readonly model: ModelRef,
+    private readonly newEventId: () => string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Feeds one frame's detections (all of them, possibly none). */
+  update(frameIndex: number, frameTimestamp: number, observations: readonly Observation[]): TrackerOutput {
+    const events: FaceEvent[] = [];
+    const pairs = matchByIou(this.tracks.map((t) => t.box), observations.map((o) => o.box), this.cfg.iouThreshold);
+    const seen = new Set<Track>();
+    const matchedObs = new Set<number>();
+    for (const [ti, oi] of pairs) {
+      const track = this.tracks[ti]!;
+      const obs = observations[oi]!;
+      track.box = obs.box;
+      track.lastSeen = frameTimestamp;
+      track.hits++;
+      track.smoothed = smoothScores(track.smoothed, obs.scores, this.cfg.smoothingAlpha);
+      seen.add(track);
+      matchedObs.add(oi);
+    }
+    observations.forEach((obs, oi) => {
+      if (matchedObs.has(oi)) return;
+      const track: Track = {
+        id: this.nextId++,
+        box: obs.box,
+        firstSeen: frameTimestamp,
+        lastSeen: frameTimestamp,
+        hits: 1,
+        smoothed: { ...obs.scores },
+        confirmed: false,
+        reported: undefined,
+        candidate: undefined,
+        candidateSince: frameTimestamp,
+      };
+      this.tracks.push(track);
+      seen.add(track);
+    });
+
+    for (const track of seen) {
+      const top = topEmotion(track.smoothed);
+      if (!track.confirmed) {
+        if (track.hits >= this.cfg.confirmFrames) {
+          track.confirmed = true;
+          track.reported = top.emotion;
+          track.candidate = top.emotion;
+          track.candidateSince = frameTimestamp;
+          events.push(this.event('appeared', track, frameIndex, frameTimestamp));
+        }
+        continue;
+      }
+      if (top.emotion !== track.candidate) {
+        track.candidate = top.emotion;
+        track.candidateSince = frameTimestamp;
+      }
+      if (
+        track.candidate !== track.reported &&
+        frameTimestamp - track.candidateSince >= this.cfg.minDwellMs &&
+        top.confidence >= this.cfg.minConfidence
+      ) {
+        const previous = track.reported;
+        track.reported = track.candidate;
+        events.push(this.event('emotion_changed', track, frameIndex, frameTimestamp, previous));
+      }
+    }
+
+    const remaining: Track[] = [];
+    for (const track of this.tracks) {
+      if (frameTimestamp - track.lastSeen > this.cfg.maxMissingMs) {
+        if (track.confirmed) events.push(this.event('left', track, frameIndex, frameTimestamp));
+      } else {
+        remaining.push(track);
+      }
+    }
+    this.tracks = remaining;
+
+    const faces = this.tracks.filter((t) => t.confirmed && seen.has(t)).map((t) => this.view(t));
+    return { events, faces };
+  }
+
+  /** Faces currently tracked and confirmed (seen within maxMissingMs). */
+  activeFaces(): TrackedFaceView[] {
+    return this.tracks.filter((t) => t.confirmed).map((t) => this.view(t));
+  }
+
+  /** Ends every confirmed track (at shutdown or end of a video): `left` events. */
+  flush(frameIndex: number, frameTimestamp: number): FaceEvent[] {
+    const events = this.tracks.filter((t) => t.confirmed).map((t) => this.event('left', t, frameIndex, frameTimestamp));
+    this.tracks = [];
+    return events;
+  }
+
+  private view(t: Track): TrackedFaceView {
+    const emotion = t.reported ?? topEmotion(t.smoothed).emotion;
+    return { faceId: t.id, box: { ...t.box }, emotion, confidence: t.smoothed[emotion], scores: { ...t.smoothed }, firstSeen: t.firstSeen };
+  }
+
+  private event(type: FaceEventType, t: Track, frameIndex: number, frameTimestamp: number, previousEmotion?: Emotion): FaceEvent {
+    const emotion = t.reported ?? topEmotion(t.smoothed).emotion;
+    const ev: FaceEvent = {
+      type,
+      eventId: this.newEventId(),
+      faceId: t.id,
+      timestamp: this.now(),
+      firstSeen: t.firstSeen,
+      emotion,
+      confidence: t.smoothed[emotion],
+      scores: { ...t.smoothed },
+      box: { ...t.box },
+      frameIndex,
+      frameTimestamp,
+      model: this.model,
+    };
+    if (previousEmotion) ev.previousEmotion = previousEmotion;
+    return ev;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The kiosk loop: frame -> faces -> emotions (one batch per frame) -> tracker -> events to sinks, frame reports to
+ * sinks and the display. It knows its collaborators only through the small ports below, so it never imports
+ * OpenCV, onnxruntime, MQTT or the dashboard.
+ */
+import type { Frame, FrameSource } from '../capture/types.js';
+import type { Box, EventSink, FaceEvent, FrameReport, TrackedFaceView } from '../events/types.js';
+import type { EmotionScores } from '../model/labels.js';
+import type { Logger } from '../util/logger.js';
+import { RateMeter, quantile, round } from '../util/stats.js';
+import { FaceTracker, type TrackerConfig } from './face-tracker.js';
+
+export interface FaceDetectorPort {
+  detectAndCrop(mat: Frame['mat'], cropSize: number): Array<{ box: Box; crop: Uint8Array }>;
+}
+
+export interface ClassifierPort {
+  readonly inputSize: number;
+  classify(crops: readonly Uint8Array[]): Promise<EmotionScores[]>;
+}
+
+export interface DisplayPort {
+  show(frame: Frame, faces: TrackedFaceView[], info: { fps: number }): 'continue' | 'quit';
+  close(): void;
+}
+
+export interface PipelineOptions {
+  source: FrameSource;
+  detector: FaceDetectorPort;
+  classifier: ClassifierPort;
+  tracker: FaceTracker;
+  sinks: readonly EventSink[];
+  display?: DisplayPort;
+  logger: Logger;
+  /** Run detection on every Nth frame (1 = all). */
+  detectEveryNthFrame?: number;
+  clock?: () => number;
+}
+
+export interface RunSummary {
+  source: string;
+  frames: number;
+  /** Frames on which the detector found at least one face. */
+  framesWithFaces: number;
+  framesDetected: number;
+  /** Face detections summed over all frames. */
+  facesDetected: number;
+  /** Distinct tracked faces confirmed. */
+  facesTracked: number;
+  events: number;
+  eventsByType: Record<FaceEvent['type'], number>;
+  fps: number;
+  wallSeconds: number;
+  captureMsP50: number;
+  detectMsP50: number;
+  detectMsP95: number;
+  classifyMsP50: number;
+  classifyMsP95: number;
+  /** Frame capture to event decision. */
+  eventLatencyMsP50: number;
+  eventLatencyMsP95: number;
+  stoppedBy: 'end-of-source' | 'max-frames' | 'quit-key' | 'signal';
+}
+
+export class KioskPipeline {
+  private readonly clock: () => number;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.clock = opts.clock ?? (() => performance.now());
+  }
+
+  async run({ maxFrames = Infinity, signal }: { maxFrames?: number; signal?: AbortSignal } = {}): Promise<Omit<RunSummary, 'source'> & { source: string }> {
+    const { source, detector, classifier, tracker, sinks, display, logger } = this.opts;
+    const every = Math.max(1, this.opts.detectEveryNthFrame ?? 1);
+    const meter = new RateMeter(30);
+    const captureMs: number[] = [];
+    const detectMs: number[] = [];
+    const classifyMs: number[] = [];
+    const latencies: number[] = [];
+    const eventsByType: RunSummary['eventsByType'] = { appeared: 0, emotion_changed: 0, left: 0 };
+    const faceIds = new Set<number>();
+    let frames = 0;
+    let framesWithFaces = 0;
+    let framesDetected = 0;
+    let facesDetected = 0;
+    let stoppedBy: RunSummary['stoppedBy'] = 'end-of-source';
+    let last: { index: number; timestamp: number } = { index: 0, timestamp: Date.now() };
+
+    const emit = (events: FaceEvent[]) => {
+      for (const ev of events) {
+        eventsByType[ev.type]++;
+        faceIds.add(ev.faceId);
+        latencies.push(ev.timestamp - ev.frameTimestamp);
+        for (const sink of sinks) {
+          try {
+            const r = sink.onEvent(ev);
+            if (r instanceof Promise) r.catch((err: Error) => logger.error(`sink ${sink.name} failed on event ${ev.eventId}: ${err.message}`));
+          } catch (err) {
+            logger.error(`sink ${sink.name} failed on event ${ev.eventId}: ${(err as Error).message}`);
+          }
+        }
+      }
+    };
+
+    const started = this.clock();
+    while (frames < maxFrames) {
+      if (signal?.aborted) {
+        stoppedBy = 'signal';
+        break;
+      }
+      const t0 = this.clock();
+      const frame = await source.read();
+      if (!frame) break;
+      const t1 = this.clock();
+      captureMs.push(t1 - t0);
+      frames++;
+      last = { index: frame.index, timestamp: frame.timestamp };
+
+      let faces: Array<{ box: Box; crop: Uint8Array }> | undefined;
+      let dMs = 0;
+      let cMs = 0;
+      if (frame.index % every === 0) {
+        faces = detector.detectAndCrop(frame.mat, classifier.inputSize);
+        const t2 = this.clock();
+        dMs = t2 - t1;
+        detectMs.push(dMs);
+        framesDetected++;
+        facesDetected += faces.length;
+        if (faces.length > 0) framesWithFaces++;
+        const scores = await classifier.classify(faces.map((f) => f.crop));
+        cMs = this.clock() - t2;
+        if (faces.length > 0) classifyMs.push(cMs);
+        const out = tracker.update(frame.index, frame.timestamp, faces.map((f, i) => ({ box: f.box, scores: scores[i]! })));
+        emit(out.events);
+      }
+      const fps = meter.tick(this.clock());
+      const inView = tracker.activeFaces();
+      const report: FrameReport = {
+        frameIndex: frame.index,
+        frameTimestamp: frame.timestamp,
+        faces: inView,
+        detections: faces?.length ?? 0,
+        captureMs: t1 - t0,
+        detectMs: dMs,
+        classifyMs: cMs,
+        fps,
+      };
+      for (const sink of sinks) sink.onFrame?.(report);
+      if (display && display.show(frame, inView, { fps }) === 'quit') {
+        stoppedBy = 'quit-key';
+        break;
+      }
+    }
+    if (frames >= maxFrames && stoppedBy === 'end-of-source') stoppedBy = 'max-frames';
+    emit(tracker.flush(last.index, last.timestamp));
+    const wallSeconds = (this.clock() - started) / 1000;
+    logger.debug(`pipeline stopped (${stoppedBy}) after ${frames} frames`);
+    return {
+      source: source.description,
+      frames,
+      framesWithFaces,
+      framesDetected,
+      facesDetected,
+      facesTracked: faceIds.size,
+      events: eventsByType.appeared + eventsByType.emotion_changed + eventsByType.left,
+      eventsByType,
+      fps: round(wallSeconds > 0 ? frames / wallSeconds : 0, 1),
+      wallSeconds: round(wallSeconds, 2),
+      captureMsP50: round(quantile(captureMs, 0.5)),
+      detectMsP50: round(quantile(detectMs, 0.5)),
+      detectMsP95: round(quantile(detectMs, 0.95)),
+      classifyMsP50: round(quantile(classifyMs, 0.5)),
+      classifyMsP95: round(quantile(classifyMs, 0.95)),
+      eventLatencyMsP50: round(quantile(latencies, 0.5)),
+      eventLatencyMsP95: round(quantile(latencies, 0.95)),
+      stoppedBy,
+    };
+  }
+}
