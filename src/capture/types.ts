@@ -1,5 +1,10 @@
-/** Frame sources: everything the kiosk can read pictures from sits behind this interface. */
-import type { Mat } from '@u4/opencv4nodejs';
+/**
+ * Frame sources: everything the kiosk can read pictures from sits behind this interface.
+ *
+ * NOTE for all OpenCV code: import `cv` from '../vision/opencv.js', never '@u4/opencv4nodejs' directly (its ES-module
+ * entry fails with a system OpenCV, and it prints its start-up log to stdout).
+ */
+import type { Mat } from '../vision/opencv.js';
 
 export interface Frame {
   /** BGR, 8-bit, 3 channels. Owned by the consumer after read(). */

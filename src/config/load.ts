@@ -83,8 +83,9 @@ function deepMerge(base: Tree, over: Tree, origin: string, origins: Map<string, 
   for (const [k, v] of Object.entries(over)) {
     const p = prefix ? `${prefix}.${k}` : k;
     const b = out[k];
-    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)) {
-      out[k] = deepMerge(b as Tree, v as Tree, origin, origins, p);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const base = b && typeof b === 'object' && !Array.isArray(b) ? (b as Tree) : {};
+      out[k] = deepMerge(base, v as Tree, origin, origins, p);
     } else {
       out[k] = v;
       origins.set(p, origin);

@@ -4,7 +4,7 @@
  * once. One of the few modules that import @u4/opencv4nodejs.
  */
 import { existsSync } from 'node:fs';
-import cv, { type Mat } from '@u4/opencv4nodejs';
+import { cv, type CascadeClassifier, type Mat } from '../vision/opencv.js';
 import type { Box } from '../events/types.js';
 import { detectionScale, scaleBoxToFrame } from './geometry.js';
 
@@ -27,7 +27,7 @@ export class DetectorError extends Error {}
 
 export class HaarFaceDetector {
   private constructor(
-    private readonly classifier: cv.CascadeClassifier,
+    private readonly classifier: CascadeClassifier,
     private readonly params: HaarParams,
     readonly cascadePath: string,
   ) {}
@@ -36,7 +36,7 @@ export class HaarFaceDetector {
     if (!existsSync(cascadePath)) {
       throw new DetectorError(`Haar cascade ${cascadePath} not found (detection.cascade in the config)`);
     }
-    let classifier: cv.CascadeClassifier;
+    let classifier: CascadeClassifier;
     try {
       classifier = new cv.CascadeClassifier(cascadePath);
     } catch (err) {

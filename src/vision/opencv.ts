@@ -1,0 +1,29 @@
+/**
+ * The one place that loads @u4/opencv4nodejs. Everything else imports `cv` from here.
+ * - Loads the CommonJS build: its ES-module loader looks for an OpenCV it compiled itself and fails with a
+ *   system OpenCV unless OPENCV4NODEJS_DISABLE_AUTOBUILD is set in the environment.
+ * - Silences @u4/opencv-build's start-up log, which it prints to stdout (it would corrupt --json output).
+ * - Turns a missing native addon into an error that says how to build it.
+ */
+import { createRequire } from 'node:module';
+import type * as CV from '@u4/opencv4nodejs';
+
+const require = createRequire(import.meta.url);
+
+function load(): typeof CV.default {
+  process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
+  try {
+    (require('@u4/opencv-build') as { Log: { silence: boolean } }).Log.silence = true;
+    return require('@u4/opencv4nodejs') as typeof CV.default;
+  } catch (err) {
+    throw new Error(
+      `OpenCV for Node (@u4/opencv4nodejs) is not usable: ${(err as Error).message.split('\n')[0]}\n` +
+        'Install the OpenCV development packages (see README: apt-get install libopencv-*-dev) and rebuild it with `npm rebuild @u4/opencv4nodejs`.',
+    );
+  }
+}
+
+export const cv = load();
+export type Mat = CV.Mat;
+export type CascadeClassifier = CV.CascadeClassifier;
+export type VideoCapture = CV.VideoCapture;
