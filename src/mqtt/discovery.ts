@@ -1,0 +1,121 @@
+/**
+ * Home Assistant MQTT discovery: retained config messages so that a kiosk's sensors (faces per emotion, faces in
+ * view, face present, frame rate, CPU, temperature, memory, outbox) and its face events appear in Home Assistant by
+ * themselves. Topic: <discoveryPrefix>/<component>/<node_id>/<object_id>/config. Pure.
+ */
+import { EMOTIONS } from '../model/labels.js';
+import type { DeviceTopics } from './topics.js';
+
+export interface DiscoveryMessage {
+  topic: string;
+  /** JSON config (retained). */
+  payload: string;
+}
+
+export interface DiscoveryInput {
+  discoveryPrefix: string;
+  deviceId: string;
+  topics: DeviceTopics;
+  swVersion: string;
+  modelName: string;
+}
+
+type Component = 'sensor' | 'binary_sensor' | 'event';
+
+interface Entity {
+  component: Component;
+  objectId: string;
+  name: string;
+  config: Record<string, unknown>;
+}
+
+export function discoveryMessages(i: DiscoveryInput): DiscoveryMessage[] {
+  const nodeId = `emotion_kiosk_${i.deviceId}`;
+  const device = {
+    identifiers: [nodeId],
+    name: `Emotion kiosk ${i.deviceId}`,
+    model: `emotion-kiosk (${i.modelName})`,
+    manufacturer: 'emotion-kiosk',
+    sw_version: i.swVersion,
+  };
+  const origin = { name: 'emotion-kiosk', sw_version: i.swVersion };
+  const availability = [{ topic: i.topics.availability, value_template: '{{ value_json.state }}' }];
+
+  const entities: Entity[] = [
+    ...EMOTIONS.map<Entity>((e) => ({
+      component: 'sensor',
+      objectId: `faces_${e}`,
+      name: `Faces ${e}`,
+      config: {
+        state_topic: i.topics.state,
+        value_template: `{{ value_json.emotions.${e} }}`,
+        state_class: 'measurement',
+        unit_of_measurement: 'faces',
+        icon: 'mdi:emoticon-outline',
+      },
+    })),
+    {
+      component: 'sensor',
+      objectId: 'faces',
+      name: 'Faces in view',
+      config: { state_topic: i.topics.state, value_template: '{{ value_json.faces }}', state_class: 'measurement', unit_of_measurement: 'faces', icon: 'mdi:account-group' },
+    },
+    {
+      component: 'binary_sensor',
+      objectId: 'face_present',
+      name: 'Face present',
+      config: {
+        state_topic: i.topics.state,
+        value_template: "{{ 'ON' if value_json.faces > 0 else 'OFF' }}",
+        device_class: 'occupancy',
+      },
+    },
+    {
+      component: 'event',
+      objectId: 'face_event',
+      name: 'Face event',
+      config: {
+        state_topic: i.topics.events,
+        event_types: ['appeared', 'emotion_changed', 'left'],
+        value_template:
+          '{"event_type": "{{ value_json.type }}", "emotion": "{{ value_json.emotion }}", "face_id": {{ value_json.faceId }}, "confidence": {{ value_json.confidence }}}',
+        icon: 'mdi:emoticon',
+      },
+    },
+    statsSensor(i, 'fps', 'Frame rate', '{{ value_json.fps }}', { unit_of_measurement: 'fps', icon: 'mdi:speedometer' }),
+    statsSensor(i, 'cpu_load', 'CPU load', '{{ value_json.cpu.loadPct }}', { unit_of_measurement: '%', icon: 'mdi:cpu-64-bit' }),
+    statsSensor(i, 'temperature', 'CPU temperature', '{{ value_json.cpu.temperatureC }}', { unit_of_measurement: '°C', device_class: 'temperature' }),
+    statsSensor(i, 'memory', 'Memory used', '{{ value_json.memory.usedPct }}', { unit_of_measurement: '%', icon: 'mdi:memory' }),
+    statsSensor(i, 'outbox', 'Events waiting', '{{ value_json.outbox.pending }}', { unit_of_measurement: 'events', icon: 'mdi:tray-full' }),
+  ];
+
+  return entities.map((en) => ({
+    topic: `${i.discoveryPrefix}/${en.component}/${nodeId}/${en.objectId}/config`,
+    payload: JSON.stringify({
+      name: en.name,
+      unique_id: `${nodeId}_${en.objectId}`,
+      object_id: `${nodeId}_${en.objectId}`,
+      ...en.config,
+      availability,
+      availability_mode: 'latest',
+      device,
+      origin,
+    }),
+  }));
+}
+
+function statsSensor(i: DiscoveryInput, objectId: string, name: string, tpl: string, extra: Record<string, unknown>): Entity {
+  return {
+    component: 'sensor',
+    objectId,
+    name,
+    config: {
+      state_topic: i.topics.stats,
+      // stats values may be null (no sensor): report "unknown" rather than 0
+      value_template: `{% set v = ${tpl.slice(3, -3).trim()} %}{{ v if v is not none else 'unknown' }}`,
+      state_class: 'measurement',
+      entity_category: 'diagnostic',
+      ...extra,
+    },
+  };
+}
