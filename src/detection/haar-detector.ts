@@ -3,7 +3,7 @@
  * mapped back to frame pixels. Also cuts the grey face crops the classifier needs, so a frame is converted to grey
  * once. One of the few modules that import @u4/opencv4nodejs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cv, type CascadeClassifier, type Mat } from '../vision/opencv.js';
 import type { Box } from '../events/types.js';
 import { detectionScale, scaleBoxToFrame } from './geometry.js';
@@ -36,6 +36,7 @@ export class HaarFaceDetector {
     if (!existsSync(cascadePath)) {
       throw new DetectorError(`Haar cascade ${cascadePath} not found (detection.cascade in the config)`);
     }
+    checkCascadeFile(cascadePath);
     let classifier: CascadeClassifier;
     try {
       classifier = new cv.CascadeClassifier(cascadePath);
@@ -64,6 +65,19 @@ export class HaarFaceDetector {
     const minSide = Math.max(1, Math.round(minSize * scale));
     const { objects } = this.classifier.detectMultiScale(equalised, scaleFactor, minNeighbors, 0, new cv.Size(minSide, minSide));
     return objects.map((r) => scaleBoxToFrame({ x: r.x, y: r.y, width: r.width, height: r.height }, scale, gray.cols, gray.rows));
+  }
+}
+
+/**
+ * OpenCV aborts the whole process (an uncaught C++ exception) on a malformed cascade file, so its structure is
+ * checked here first: an OpenCV storage XML, complete, holding a cascade.
+ */
+export function checkCascadeFile(file: string): void {
+  const text = readFileSync(file, 'latin1');
+  const complete = /<opencv_storage>/.test(text.slice(0, 8192)) && /<\/opencv_storage>\s*$/.test(text.slice(-256));
+  const cascade = /<cascade\b|opencv-haar-classifier|opencv-cascade-classifier/.test(text.slice(0, 65536));
+  if (!complete || !cascade) {
+    throw new DetectorError(`Haar cascade ${file} is not a complete OpenCV cascade XML (${!complete ? 'truncated or not OpenCV storage' : 'no cascade in it'})`);
   }
 }
 

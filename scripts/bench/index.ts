@@ -1,0 +1,33 @@
+/**
+ * `npm run bench`: prints figures for each area, each with its baseline measured in the same run (machines here are
+ * noisy, so only ratios within one run are comparable). Benchmarks are not tests: they assert nothing.
+ *   npm run bench                 all areas
+ *   npm run bench -- pipeline mqtt  only these
+ */
+const areas: Record<string, () => Promise<void>> = {
+  pipeline: async () => (await import('./pipeline.js')).benchPipeline(),
+  model: async () => (await import('./model.js')).benchModel(),
+  training: async () => (await import('./training.js')).benchTraining(),
+  mqtt: async () => (await import('./mqtt.js')).benchMqtt(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = wanted.filter((w) => !(w in areas));
+if (unknown.length) {
+  console.error(`unknown bench area(s): ${unknown.join(', ')}; known: ${Object.keys(areas).join(', ')}`);
+  process.exit(2);
+}
+let failed = 0;
+for (const [name, run] of Object.entries(areas)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  console.log(`\n=== bench: ${name} ===`);
+  const t0 = performance.now();
+  try {
+    await run();
+  } catch (err) {
+    failed++;
+    console.error(`bench ${name} failed: ${(err as Error).stack ?? err}`);
+  }
+  console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+process.exit(failed ? 1 : 0);
