@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { loadGrayImage } from '../../src/detection/haar-detector.js';
+import { EmotionClassifier, ModelError } from '../../src/model/emotion-classifier.js';
+import { EMOTIONS } from '../../src/model/labels.js';
+import { ManifestError, manifestPathFor } from '../../src/model/manifest.js';
+import { makeUntrainedModel } from '../../src/onnx/untrained.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ek-classifier-'));
+let model: string;
+const faces = EMOTIONS.map((e) => {
+  const dir = path.join(fer2013Dir, 'test', e);
+  return loadGrayImage(path.join(dir, readdirSync(dir)[0]!), 48);
+});
+
+before(async () => {
+  model = await makeUntrainedModel(path.join(tmp, 'model'));
+});
+
+/** A copy of the untrained model under another name, with its manifest edited. */
+function variant(name: string, edit: (m: Record<string, unknown>) => void, onnxBytes?: Buffer): string {
+  const file = path.join(tmp, `${name}.onnx`);
+  if (onnxBytes) writeFileSync(file, onnxBytes);
+  else copyFileSync(model, file);
+  const manifest = JSON.parse(readFileSync(manifestPathFor(model), 'utf8')) as Record<string, unknown>;
+  manifest.file = path.basename(file);
+  edit(manifest);
+  writeFileSync(manifestPathFor(file), JSON.stringify(manifest));
+  return file;
+}
+
+test('classifies a batch of real face crops into probabilities over the seven classes', async () => {
+  const c = await EmotionClassifier.load(model);
+  const out = await c.classify(faces);
+  assert.equal(out.length, 7);
+  for (const scores of out) {
+    assert.deepEqual(Object.keys(scores).sort(), [...EMOTIONS].sort());
+    const sum = Object.values(scores).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5, `sums to ${sum}`);
+  }
+  const single = await c.classify([faces[3]!]);
+  for (const e of EMOTIONS) assert.ok(Math.abs(single[0]![e] - out[3]![e]) < 1e-5, 'batching does not change a face\'s scores');
+  assert.deepEqual(await c.classify([]), []);
+  await c.close();
+});
+
+test('test-time flip averages a face with its mirror image', async () => {
+  const plain = await EmotionClassifier.load(model);
+  const flip = await EmotionClassifier.load(variant('flip', (m) => (m.testTimeFlip = true)));
+  const mirrored = faces.map((f) => {
+    const m = new Uint8Array(f.length);
+    for (let r = 0; r < 48; r++) for (let c = 0; c < 48; c++) m[r * 48 + c] = f[r * 48 + 47 - c]!;
+    return m;
+  });
+  const [a, b, avg] = [await plain.classifyRaw(faces), await plain.classifyRaw(mirrored), await flip.classifyRaw(faces)];
+  for (let i = 0; i < faces.length; i++) for (let k = 0; k < 7; k++) assert.ok(Math.abs((a[i]![k]! + b[i]![k]!) / 2 - avg[i]![k]!) < 1e-5);
+  await plain.close();
+  await flip.close();
+});
+
+test('missing, empty or corrupt model files and bad manifests are clear errors', async () => {
+  await assert.rejects(EmotionClassifier.load(path.join(tmp, 'none.onnx')), (e: unknown) => e instanceof ModelError && /not found/.test(e.message));
+  await assert.rejects(EmotionClassifier.load(variant('empty', () => {}, Buffer.alloc(0))), /is empty/);
+  await assert.rejects(EmotionClassifier.load(variant('garbage', () => {}, Buffer.from('this is not a protobuf at all'.repeat(20)))), /could not be loaded by onnxruntime \(corrupt or not ONNX\?\)/);
+  const truncated = readFileSync(model).subarray(0, 2000);
+  await assert.rejects(EmotionClassifier.load(variant('truncated', () => {}, truncated)), /could not be loaded by onnxruntime/);
+  const noManifest = path.join(tmp, 'lonely.onnx');
+  copyFileSync(model, noManifest);
+  await assert.rejects(EmotionClassifier.load(noManifest), (e: unknown) => e instanceof ManifestError && /manifest .*lonely\.json not found/.test(e.message));
+  await assert.rejects(EmotionClassifier.load(variant('labels', (m) => (m.labels = ['happy']))), /manifest .* is invalid: labels/);
+});
+
+test('a manifest that disagrees with the model is rejected before the kiosk starts', async () => {
+  await assert.rejects(
+    EmotionClassifier.load(variant('shape', (m) => ((m.input as { shape: unknown[] }).shape = [-1, 1, 64, 64]))),
+    /disagree on the input shape: model \[.*48, 48\], manifest \[-1, 1, 64, 64\]/,
+  );
+  await assert.rejects(EmotionClassifier.load(variant('inname', (m) => ((m.input as { name: string }).name = 'pixels'))), /input "pixels" is not among the model's inputs/);
+  await assert.rejects(EmotionClassifier.load(variant('outname', (m) => ((m.output as { name: string }).name = 'nope'))), /output "nope" is not among the model's outputs/);
+});
