@@ -2,6 +2,7 @@
 /** The `emotion-kiosk` command: one program, one file per subcommand. */
 import { Command } from 'commander';
 import { packageVersion } from '../util/paths.js';
+import { registerConfigCommand } from './config.js';
 import { registerEvaluateCommand } from './evaluate.js';
 
 const program = new Command()
@@ -11,6 +12,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerEvaluateCommand(program);
+registerConfigCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`emotion-kiosk: ${err instanceof Error ? err.message : String(err)}\n`);
