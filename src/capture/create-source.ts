@@ -1,0 +1,61 @@
+/**
+ * `--source` string -> FrameSource. See source-spec.ts for the forms. Errors in the spec itself (missing file,
+ * unknown protocol, a GStreamer pipeline without appsink or without GStreamer in OpenCV) throw SourceError here;
+ * devices and programs are tried in open().
+ */
+import { statSync } from 'node:fs';
+import type { KioskConfig } from '../config/schema.js';
+import type { Logger } from '../util/logger.js';
+import { cv } from '../vision/opencv.js';
+import { gstreamerMissingMessage, parseVideoBackends } from './gstreamer.js';
+import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, STREAM_HINT, describeDeviceNode, redactUrl } from './hints.js';
+import { OpenCvFrameSource } from './opencv-source.js';
+import { RaspistillFrameSource } from './raspistill-source.js';
+import { RpicamFrameSource } from './rpicam-source.js';
+import { parseSourceSpec, type PathKind } from './source-spec.js';
+import { SourceError, type FrameSource } from './types.js';
+
+export function createFrameSource(spec: string, camera: KioskConfig['camera'], logger: Logger): FrameSource {
+  const parsed = parseSourceSpec(spec, statPath);
+  const log = logger.child('capture');
+  switch (parsed.kind) {
+    case 'camera':
+      return new OpenCvFrameSource({
+        target: parsed,
+        camera,
+        logger: log,
+        hint: () => `${describeDeviceNode(parsed.device)}; ${CAMERA_HINT}`,
+      });
+    case 'file':
+      return new OpenCvFrameSource({ target: parsed, camera, logger: log, hint: () => FILE_HINT.replaceAll('<file>', parsed.path) });
+    case 'url': {
+      const redacted = redactUrl(parsed.url);
+      return new OpenCvFrameSource({
+        target: { kind: 'url', url: parsed.url, redacted },
+        camera,
+        logger: log,
+        hint: () => STREAM_HINT.replace('<url>', redacted),
+      });
+    }
+    case 'gstreamer': {
+      const backends = parseVideoBackends(cv.getBuildInformation());
+      if (!backends.gstreamer) throw new SourceError(gstreamerMissingMessage(parsed.pipeline, backends.gstreamerDetail), false);
+      return new OpenCvFrameSource({ target: parsed, camera, logger: log, hint: () => GSTREAMER_HINT });
+    }
+    case 'rpicam':
+      return new RpicamFrameSource({ binaries: parsed.binaries, width: camera.width, height: camera.height, fps: camera.fps, logger: log });
+    case 'raspistill':
+      return new RaspistillFrameSource({ width: camera.width, height: camera.height, fps: camera.fps, logger: log });
+  }
+}
+
+function statPath(path: string): PathKind {
+  try {
+    const st = statSync(path);
+    if (st.isFile()) return 'file';
+    if (st.isDirectory()) return 'directory';
+    return 'other';
+  } catch {
+    return 'missing';
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Frame sources read with OpenCV's VideoCapture: V4L2 cameras (index or /dev/video*), video files, network streams
+ * (FFmpeg backend) and GStreamer pipelines. open() reads the first frame, so a device that opens but delivers nothing
+ * (unknown index, corrupt file) fails at start with a message naming what was tried.
+ */
+import { cv, type Mat, type VideoCapture } from '../vision/opencv.js';
+import type { Logger } from '../util/logger.js';
+import { FramePacer } from './pacing.js';
+import { SourceError, type Frame, type FrameSource } from './types.js';
+
+export type OpenCvTarget =
+  | { kind: 'camera'; index: number | undefined; device: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'url'; url: string; redacted: string }
+  | { kind: 'gstreamer'; pipeline: string };
+
+export interface OpenCvSourceOptions {
+  target: OpenCvTarget;
+  /** Camera: requested size and rate. Files: `realtime` and `loop`; `fps` is the pace when a file has no rate. */
+  camera: { width: number; height: number; fps: number; realtime: boolean; loop: boolean };
+  /** Extra sentence for errors (what to check). */
+  hint: (what: string) => string;
+  logger: Logger;
+}
+
+export class OpenCvFrameSource implements FrameSource {
+  readonly description: string;
+  private cap: VideoCapture | undefined;
+  private pending: Mat | undefined;
+  private index = 0;
+  private pacer: FramePacer | undefined;
+  private reading: Promise<Mat> | undefined;
+  private closed = false;
+  private _fps: number | undefined;
+
+  constructor(private readonly options: OpenCvSourceOptions) {
+    this.description = describeTarget(options.target);
+  }
+
+  get fps(): number | undefined {
+    return this._fps;
+  }
+
+  async open(): Promise<void> {
+    const { target, camera, logger } = this.options;
+    this.closed = false;
+    this.index = 0;
+    let cap: VideoCapture;
+    try {
+      cap = this.createCapture();
+    } catch (err) {
+      throw new SourceError(`cannot open ${this.description}: OpenCV could not open it (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
+    }
+    this.cap = cap;
+    if (target.kind === 'camera') {
+      cap.set(cv.CAP_PROP_FRAME_WIDTH, camera.width);
+      cap.set(cv.CAP_PROP_FRAME_HEIGHT, camera.height);
+      cap.set(cv.CAP_PROP_FPS, camera.fps);
+    }
+    let first: Mat;
+    try {
+      first = await cap.readAsync();
+    } catch (err) {
+      cap.release();
+      this.cap = undefined;
+      throw new SourceError(`${this.description} opened but reading its first frame failed (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
+    }
+    if (first.empty) {
+      cap.release();
+      this.cap = undefined;
+      const what = target.kind === 'file' ? 'opened but its first frame cannot be decoded (corrupt or unsupported video)' : 'opened but delivered no frame';
+      throw new SourceError(`${this.description} ${what}; ${this.options.hint(this.description)}`, target.kind !== 'file');
+    }
+    this.pending = toBgr(first);
+    const reported = cap.get(cv.CAP_PROP_FPS);
+    this._fps = Number.isFinite(reported) && reported > 0 && reported < 1000 ? reported : undefined;
+    if (target.kind === 'file' && camera.realtime) this.pacer = new FramePacer(this._fps ?? camera.fps);
+    logger.info(
+      `opened ${this.description}: ${first.cols}x${first.rows}` +
+        (this._fps !== undefined ? ` @ ${round(this._fps)} fps` : '') +
+        (target.kind === 'camera' && (first.cols !== camera.width || first.rows !== camera.height)
+          ? ` (asked for ${camera.width}x${camera.height}: the camera chose its nearest mode)`
+          : '') +
+        (this.pacer ? ', paced in real time' : '') +
+        (target.kind === 'file' && camera.loop ? ', looping' : ''),
+    );
+  }
+
+  async read(): Promise<Frame | null> {
+    if (this.closed) return null;
+    const cap = this.cap;
+    if (!cap) throw new SourceError(`${this.description}: read() before open()`, false);
+    let mat = this.pending;
+    this.pending = undefined;
+    if (!mat) {
+      mat = await this.readMat(cap);
+      if (mat.empty) {
+        if (this.closed) return null;
+        const { target, camera, logger } = this.options;
+        if (target.kind !== 'file') {
+          throw new SourceError(`${this.description} stopped delivering frames after ${this.index} (unplugged, stream dropped or pipeline ended)`, true);
+        }
+        if (!camera.loop) return null;
+        logger.debug(`${this.description}: end after ${this.index} frames, looping`);
+        cap.reset();
+        this.pacer?.reset();
+        mat = await this.readMat(cap);
+        if (mat.empty) throw new SourceError(`${this.description}: no frame after looping back to the start`, false);
+      }
+      mat = toBgr(mat);
+    }
+    if (this.pacer) {
+      const wait = this.pacer.delayBeforeNext(Date.now());
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    return { mat, timestamp: Date.now(), index: this.index++ };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reading) await this.reading.catch(() => undefined);
+    this.cap?.release();
+    this.cap = undefined;
+    this.pending = undefined;
+  }
+
+  private async readMat(cap: VideoCapture): Promise<Mat> {
+    this.reading = cap.readAsync();
+    try {
+      return await this.reading;
+    } catch (err) {
+      throw new SourceError(`${this.description}: reading a frame failed (${errorText(err)})`, this.options.target.kind !== 'file');
+    } finally {
+      this.reading = undefined;
+    }
+  }
+
+  private createCapture(): VideoCapture {
+    const t = this.options.target;
+    switch (t.kind) {
+      case 'camera': {
+        const api = process.platform === 'linux' ? cv.CAP_V4L2 : cv.CAP_ANY;
+        return t.index !== undefined ? new cv.VideoCapture(t.index, api) : new cv.VideoCapture(t.device, api);
+      }
+      case 'file':
+        return new cv.VideoCapture(t.path, cv.CAP_FFMPEG);
+      case 'url':
+        return new cv.VideoCapture(t.url, cv.CAP_FFMPEG);
+      case 'gstreamer':
+        return new cv.VideoCapture(t.pipeline, cv.CAP_GSTREAMER);
+    }
+  }
+}
+
+export function describeTarget(t: OpenCvTarget): string {
+  switch (t.kind) {
+    case 'camera':
+      return t.index !== undefined ? `V4L2 camera index ${t.index} (${t.device})` : `V4L2 camera ${t.device}`;
+    case 'file':
+      return `video file ${t.path} (FFmpeg backend)`;
+    case 'url':
+      return `network stream ${t.redacted} (FFmpeg backend)`;
+    case 'gstreamer':
+      return `GStreamer pipeline "${t.pipeline}"`;
+  }
+}
+
+/** Frames are BGR 8UC3 by contract; grey or BGRA sources are converted. */
+function toBgr(mat: Mat): Mat {
+  if (mat.type === cv.CV_8UC3) return mat;
+  if (mat.type === cv.CV_8UC1) return mat.cvtColor(cv.COLOR_GRAY2BGR);
+  if (mat.type === cv.CV_8UC4) return mat.cvtColor(cv.COLOR_BGRA2BGR);
+  throw new SourceError(`unsupported frame format (OpenCV type ${mat.type}, ${mat.channels} channels); expected 8-bit BGR`, false);
+}
+
+/** opencv4nodejs throws plain strings ("VideoCapture::New - failed to open capture"). */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
