@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../util/paths.js';
 import { registerConfigCommand } from './config.js';
 import { registerEvaluateCommand } from './evaluate.js';
+import { registerDoctorCommand } from './doctor.js';
 
 const program = new Command()
   .name('emotion-kiosk')
@@ -13,6 +14,7 @@ const program = new Command()
 
 registerEvaluateCommand(program);
 registerConfigCommand(program);
+registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`emotion-kiosk: ${err instanceof Error ? err.message : String(err)}\n`);
