@@ -101,12 +101,14 @@ export function networkFromCheckpoint(ck: CheckpointContents): NetworkDescriptio
     left.delete(name);
     return t.data;
   };
-  const conv = (name: string, k: number, cin: number, cout: number): Conv2dLayer => ({
+  const hasBn = (bnName: string) => cfg.batchNorm === 'all' || bnName === 'bn4';
+  // Training gives a conv no bias when a batch norm follows it (beta does that job); the others have one.
+  const conv = (name: string, k: number, cin: number, cout: number, biasOptional = false): Conv2dLayer => ({
     type: 'conv2d',
     name,
     kernel: take(`${name}.kernel`, [k, k, cin, cout]),
     kernelShape: [k, k, cin, cout],
-    bias: take(`${name}.bias`, [cout]),
+    bias: biasOptional && !left.has(`${name}.bias`) ? null : take(`${name}.bias`, [cout]),
     strides: [1, 1],
     padding: 'valid',
   });
@@ -121,7 +123,7 @@ export function networkFromCheckpoint(ck: CheckpointContents): NetworkDescriptio
   const relu = (name: string): Layer => ({ type: 'relu', name });
   const w = cfg.width;
   const bn = (name: string): BatchNormLayer[] => {
-    if (cfg.batchNorm === 'original' && name !== 'bn4') return [];
+    if (!hasBn(name)) return [];
     return [
       {
         type: 'batchnorm',
@@ -144,10 +146,10 @@ export function networkFromCheckpoint(ck: CheckpointContents): NetworkDescriptio
       ]
     : null;
   const trunk: Layer[] = [
-    conv('conv1', 3, 1, w), ...bn('bn1'), relu('relu1'),
-    conv('conv2', 3, w, w), ...bn('bn2'), relu('relu2'), pool('pool2'),
-    conv('conv3', 3, w, w), ...bn('bn3'), relu('relu3'),
-    conv('conv4', 3, w, w), ...bn('bn4'), relu('relu4'), pool('pool4'),
+    conv('conv1', 3, 1, w, hasBn('bn1')), ...bn('bn1'), relu('relu1'),
+    conv('conv2', 3, w, w, hasBn('bn2')), ...bn('bn2'), relu('relu2'), pool('pool2'),
+    conv('conv3', 3, w, w, hasBn('bn3')), ...bn('bn3'), relu('relu3'),
+    conv('conv4', 3, w, w, hasBn('bn4')), ...bn('bn4'), relu('relu4'), pool('pool4'),
     { type: 'dropout', name: 'dropout' },
     { type: 'flatten', name: 'flatten' },
     dense('fc1', 81 * w, cfg.hidden), relu('fc1.relu'),
