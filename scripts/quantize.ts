@@ -1,6 +1,6 @@
 /**
  * Usage: node --import tsx scripts/quantize.ts --model models/deep_emotion.onnx --data /work/shared/fer2013/train
- *          [--out models/deep_emotion.int8.onnx] [--images 500] [--percentile 99.99] [--float-attention]
+ *          [--out models/deep_emotion.int8.onnx] [--images 500] [--percentile 99.99] [--attention-weights auto|int8|float]
  *          [--check /work/shared/fer2013/test]
  * INT8 static QDQ quantization (S8S8, per-channel weights) calibrated on training images; writes the int8 model and
  * its manifest; with --check, reports top-1 agreement with the float model on a labelled folder.
@@ -16,6 +16,11 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function parseAttention(v: string): 'auto' | 'int8' | 'float' {
+  if (v === 'auto' || v === 'int8' || v === 'float') return v;
+  throw new Error(`--attention-weights must be auto, int8 or float, got "${v}"`);
+}
+
 const program = new Command('quantize')
   .description('INT8 QDQ quantization of a float model, calibrated on training images')
   .requiredOption('--model <file.onnx>', 'float model (with its manifest)')
@@ -23,19 +28,19 @@ const program = new Command('quantize')
   .option('--out <file.onnx>', 'int8 model (default <model>.int8.onnx)')
   .option('--images <n>', 'calibration images', positiveInt, 500)
   .option('--percentile <p>', 'percentile calibration instead of min/max (e.g. 99.99)', (v) => Number(v))
-  .option('--float-attention', 'keep the attention branch weights float too (bigger file)')
+  .option('--attention-weights <mode>', 'attention-branch weights: auto (float if the file stays <= 1/3 of float, else int8 weight-only), int8, float', 'auto')
   .option('--check <folder>', 'report float/int8 top-1 agreement and accuracy on this labelled folder')
-  .action(async (opts: { model: string; data: string; out?: string; images: number; percentile?: number; floatAttention?: boolean; check?: string }) => {
+  .action(async (opts: { model: string; data: string; out?: string; images: number; percentile?: number; attentionWeights: string; check?: string }) => {
     const out = opts.out ?? int8PathFor(opts.model);
     const r = await quantizeModelFile(opts.model, out, {
       calibrationData: opts.data,
       calibrationImages: opts.images,
       method: opts.percentile ? { kind: 'percentile', percentile: opts.percentile } : { kind: 'minmax' },
-      attentionWeights: opts.floatAttention ? 'float' : 'int8',
+      attentionWeights: parseAttention(opts.attentionWeights),
     });
     process.stdout.write(
       `${r.file}: ${r.int8Bytes} bytes (float ${r.floatBytes}, ratio ${(r.int8Bytes / r.floatBytes).toFixed(3)}); ` +
-        `${r.summary.activations.length} quantized activations, ${r.summary.int8Weights.length} int8 weights, ${r.summary.fusedRelus.length} relus folded; ` +
+        `attention weights ${r.attentionWeights}; ${r.summary.activations.length} quantized activations, ${r.summary.int8Weights.length} int8 weights, ${r.summary.fusedRelus.length} relus folded; ` +
         `float weights: ${r.summary.floatWeights.join(', ') || 'none'}\n`,
     );
     if (opts.check) {

@@ -8,10 +8,16 @@ import { calibrate, type CalibrationMethod } from './calibrate.js';
 import { faceBatches } from './face-batches.js';
 import { evenlySpaced, listFaceImages } from './fer-images.js';
 import { writeManifest } from './manifest-writer.js';
-import { readModel, writeModel } from './onnx-file.js';
-import { quantizeGraph, tensorsToCalibrate, type QuantizeOptions, type QuantizeSummary } from './quantize.js';
+import { encodeModel, readModel, writeModel } from './onnx-file.js';
+import { quantizeGraph, tensorsToCalibrate, type QuantizeSummary } from './quantize.js';
 
-export interface QuantizeModelOptions extends QuantizeOptions {
+export interface QuantizeModelOptions {
+  /**
+   * The attention branch always computes in float. Its weights: 'float' keeps them float; 'int8' stores them int8
+   * (weight-only, dequantized at run time: smaller file, a little slower on x86); 'auto' (default) keeps them float
+   * when the int8 file still comes out at most a third of the float file, else stores them int8.
+   */
+  attentionWeights?: 'auto' | 'int8' | 'float';
   /** Training images: a folder of <class>/*.jpg (FER2013 train/). */
   calibrationData: string;
   /** How many images (spread evenly over the class-sorted list). */
@@ -25,6 +31,7 @@ export interface QuantizeModelResult {
   floatBytes: number;
   int8Bytes: number;
   summary: QuantizeSummary;
+  attentionWeights: 'int8' | 'float';
 }
 
 /** models/x.onnx -> models/x.int8.onnx */
@@ -46,11 +53,17 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
   const images = evenlySpaced(listFaceImages(opts.calibrationData), count);
   const tensors = tensorsToCalibrate(g);
   const ranges = await calibrate(g, tensors, { batches: faceBatches(images, size, floatManifest.normalization), size }, method);
-  const { graph, summary } = quantizeGraph(g, ranges, opts);
+  const floatBytes = statSync(floatPath).size;
+  const wanted = opts.attentionWeights ?? 'auto';
+  let attentionWeights: 'int8' | 'float' = wanted === 'auto' ? 'float' : wanted;
+  let { graph, summary } = quantizeGraph(g, ranges, { attentionWeights });
+  if (wanted === 'auto' && encodeModel(graph).byteLength > floatBytes / 3) {
+    attentionWeights = 'int8';
+    ({ graph, summary } = quantizeGraph(g, ranges, { attentionWeights }));
+  }
   graph.metadata = { ...graph.metadata, calibration: `${images.length} images from ${opts.calibrationData}, ${describeMethod(method)}` };
   const int8Bytes = await writeModel(outPath, graph);
-  const floatBytes = statSync(floatPath).size;
-  const attention = (opts.attentionWeights ?? 'int8') === 'int8'
+  const attention = attentionWeights === 'int8'
     ? 'attention branch (localisation net, theta, AffineGrid, GridSample) computes in float; its conv/dense weights except the theta layer are stored int8 per-channel (weight-only)'
     : 'attention branch (localisation net, theta, AffineGrid, GridSample) kept entirely in float';
   const manifest: ModelManifest = {
@@ -67,5 +80,5 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
     metrics: null,
   };
   await writeManifest(outPath, manifest);
-  return { file: outPath, manifest, floatBytes, int8Bytes, summary };
+  return { file: outPath, manifest, floatBytes, int8Bytes, summary, attentionWeights };
 }
