@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 import { compareModels } from '../src/onnx/agreement.js';
-import { listFaceImages } from '../src/onnx/fer-images.js';
+import { evenlySpaced, listFaceImages } from '../src/onnx/fer-images.js';
 import { int8PathFor, quantizeModelFile } from '../src/onnx/quantize-model.js';
 
 function positiveInt(v: string): number {
@@ -30,7 +30,8 @@ const program = new Command('quantize')
   .option('--percentile <p>', 'percentile calibration instead of min/max (e.g. 99.99)', (v) => Number(v))
   .option('--attention-weights <mode>', 'attention-branch weights: auto (float if the file stays <= 1/3 of float, else int8 weight-only), int8, float', 'auto')
   .option('--check <folder>', 'report float/int8 top-1 agreement and accuracy on this labelled folder')
-  .action(async (opts: { model: string; data: string; out?: string; images: number; percentile?: number; attentionWeights: string; check?: string }) => {
+  .option('--check-limit <n>', 'only n images of the check folder, evenly spaced', positiveInt)
+  .action(async (opts: { model: string; data: string; out?: string; images: number; percentile?: number; attentionWeights: string; check?: string; checkLimit?: number }) => {
     const out = opts.out ?? int8PathFor(opts.model);
     const r = await quantizeModelFile(opts.model, out, {
       calibrationData: opts.data,
@@ -44,7 +45,8 @@ const program = new Command('quantize')
         `float weights: ${r.summary.floatWeights.join(', ') || 'none'}\n`,
     );
     if (opts.check) {
-      const a = await compareModels(opts.model, out, listFaceImages(opts.check));
+      const all = listFaceImages(opts.check);
+      const a = await compareModels(opts.model, out, opts.checkLimit ? evenlySpaced(all, opts.checkLimit) : all);
       process.stdout.write(
         `check on ${opts.check}: ${a.n} images, top-1 agreement ${(a.top1Agreement * 100).toFixed(2)}%, max |dp| ${a.maxAbsProbDiff.toFixed(4)}, ` +
           `accuracy float ${(a.accuracyA * 100).toFixed(2)}% int8 ${(a.accuracyB * 100).toFixed(2)}%\n`,
