@@ -1,0 +1,321 @@
+/**
+ * The training loop: seeded shuffling and augmentation, class-weighted cross-entropy, AdamW with a one-cycle
+ * schedule, evaluation with and without test-time flip after every epoch, a resumable checkpoint after every epoch
+ * (`<run>/last`), the best on validation accuracy (`<run>/best`), and early stopping.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import cliProgress from 'cli-progress';
+import { AdamW } from './adamw.js';
+import { applyAugment, DEFAULT_AUGMENT, drawAugment, normalizeInto, NO_AUGMENT, type AugmentParams } from './augment.js';
+import { loadCheckpoint, resolveCheckpointDir, saveCheckpoint, type EpochRecord, type TrainState } from './checkpoint.js';
+import { classCounts, FER_SIZE, type FerDataset } from './fer2013.js';
+import { classificationReport, classWeights, confusionMatrix, type ClassificationReport } from './metrics.js';
+import { DeepEmotion, defaultModelConfig, type BnUpdate, type ModelConfig } from './model.js';
+import { mixSeed, Rng } from './rng.js';
+import { oneCycleLr } from './schedule.js';
+
+const PIX = FER_SIZE * FER_SIZE;
+
+export interface TrainOptions {
+  run: string;
+  epochs: number;
+  batchSize: number;
+  maxLr: number;
+  weightDecay: number;
+  seed: number;
+  patience: number;
+  classWeightPower: number;
+  labelSmoothing: number;
+  augment: boolean;
+  resume: boolean;
+  model: Partial<ModelConfig>;
+  /**
+   * Wall-clock deadline (ms since epoch): after each epoch, if the planned epochs would not finish by then, the
+   * run is shortened to the epochs that fit and the one-cycle schedule is compressed to end there (so the last
+   * epochs still anneal the learning rate). Stored in state.json as plannedEpochs.
+   */
+  deadline?: number;
+  /** Stop each epoch after this many batches (quick checks, benchmarks). */
+  maxBatchesPerEpoch?: number;
+  /** Show a progress bar (TTY); otherwise a log line every 10% of an epoch. */
+  progressBar?: boolean;
+  backend: string;
+  log: (line: string) => void;
+  /** The command-line options as given (stored in state.json so --resume restores them). */
+  cli?: Record<string, unknown>;
+}
+
+export const DEFAULT_TRAIN: Omit<TrainOptions, 'run' | 'log' | 'backend'> = {
+  epochs: 30,
+  batchSize: 128,
+  maxLr: 3e-3,
+  weightDecay: 1e-4,
+  seed: 42,
+  patience: 10,
+  classWeightPower: 0.5,
+  labelSmoothing: 0,
+  augment: true,
+  resume: false,
+  model: {},
+};
+
+export function meanStd(images: Uint8Array): { mean: number; std: number } {
+  let s = 0;
+  let s2 = 0;
+  for (const v of images) {
+    s += v;
+    s2 += v * v;
+  }
+  const n = images.length;
+  const mean = s / n / 255;
+  const std = Math.sqrt(Math.max(1e-12, s2 / n / (255 * 255) - mean * mean));
+  return { mean: Math.round(mean * 1e5) / 1e5, std: Math.round(std * 1e5) / 1e5 };
+}
+
+/** Builds one training batch (augmented, normalised) for the given sample indices. */
+export function makeBatch(
+  data: FerDataset,
+  indices: ArrayLike<number>,
+  epoch: number,
+  seed: number,
+  aug: AugmentParams,
+  norm: { mean: number; std: number },
+): { x: Float32Array; y: Int32Array } {
+  const x = new Float32Array(indices.length * PIX);
+  const y = new Int32Array(indices.length);
+  for (let b = 0; b < indices.length; b++) {
+    const i = indices[b]!;
+    const src = data.images.subarray(i * PIX, (i + 1) * PIX);
+    const rng = new Rng(mixSeed(seed, epoch, i));
+    applyAugment(src, FER_SIZE, drawAugment(rng, aug, FER_SIZE), x, b * PIX, norm.mean, norm.std);
+    y[b] = data.labels[i]!;
+  }
+  return { x, y };
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  accuracyFlip: number;
+  /** Confusion and metrics of the test-time-flip predictions. */
+  report: ClassificationReport;
+  reportNoFlip: ClassificationReport;
+}
+
+export function evaluate(model: DeepEmotion, data: FerDataset, batchSize = 256): EvalResult {
+  const { mean, std } = model.config.normalization;
+  const n = data.labels.length;
+  const pred = new Int32Array(n);
+  const predFlip = new Int32Array(n);
+  let lossSum = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const m = Math.min(batchSize, n - start);
+    const x = new Float32Array(m * PIX);
+    for (let b = 0; b < m; b++) normalizeInto(data.images.subarray((start + b) * PIX, (start + b + 1) * PIX), FER_SIZE, x, b * PIX, mean, std);
+    const labels = data.labels.subarray(start, start + m);
+    const [p, pf, l] = tf.tidy(() => {
+      const xt = tf.tensor4d(x, [m, FER_SIZE, FER_SIZE, 1]);
+      const logits = model.forward(xt, false);
+      const probs = tf.softmax(logits);
+      const probsFlip = probs.add(tf.softmax(model.forward(tf.reverse(xt, 2), false))).div(2);
+      const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), model.config.labels.length), logits, undefined, undefined, tf.Reduction.SUM);
+      return [probs.argMax(1), probsFlip.argMax(1), loss];
+    });
+    pred.set(p.dataSync() as Int32Array, start);
+    predFlip.set(pf.dataSync() as Int32Array, start);
+    lossSum += l.dataSync()[0]!;
+    tf.dispose([p, pf, l]);
+  }
+  const k = model.config.labels.length;
+  const report = classificationReport(confusionMatrix(data.labels, predFlip, k), model.config.labels);
+  const reportNoFlip = classificationReport(confusionMatrix(data.labels, pred, k), model.config.labels);
+  return { loss: lossSum / n, accuracy: reportNoFlip.accuracy, accuracyFlip: report.accuracy, report, reportNoFlip };
+}
+
+export interface TrainResult {
+  state: TrainState;
+  best: EvalResult | null;
+  stoppedEarly: boolean;
+}
+
+/** Trains (or resumes) a run; checkpoints go to <run>/last and <run>/best, the epoch log to <run>/history.jsonl. */
+export async function train(opts: TrainOptions, trainData: FerDataset, valData: FerDataset): Promise<TrainResult> {
+  const log = opts.log;
+  await mkdir(opts.run, { recursive: true });
+  const lastDir = path.join(opts.run, 'last');
+  const bestDir = path.join(opts.run, 'best');
+  let model: DeepEmotion;
+  let state: TrainState;
+  const counts = classCounts(trainData.labels);
+  let optimizer: AdamW;
+  const resumeDir = opts.resume ? resolveCheckpointDir(lastDir) : null;
+  if (opts.resume && !resumeDir) log(`--resume: no checkpoint in ${lastDir} yet, starting a new run`);
+  if (resumeDir) {
+    const ck = await loadCheckpoint(resumeDir);
+    if (!ck.state) throw new Error(`${resumeDir} has no state.json: cannot resume`);
+    model = ck.model;
+    state = ck.state;
+    optimizer = new AdamW(paramsOf(model), decayedOf(model), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+    if (ck.optimizerState) {
+      optimizer.loadState(ck.optimizerState, state.optimizerStep);
+      tf.dispose(Object.values(ck.optimizerState));
+    } else {
+      optimizer.step = state.optimizerStep;
+      log(`warning: ${resumeDir} has no optimizer state; Adam moments restart from zero`);
+    }
+    log(`resumed from ${resumeDir}: epoch ${state.epoch} done, best val acc ${(state.bestValAcc * 100).toFixed(2)}% (epoch ${state.bestEpoch})`);
+  } else {
+    const cfg = defaultModelConfig({ ...opts.model, normalization: meanStd(trainData.images) });
+    model = new DeepEmotion(cfg, mixSeed(opts.seed, 0xc0ffee));
+    optimizer = new AdamW(paramsOf(model), decayedOf(model), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+    state = {
+      epoch: 0,
+      optimizerStep: 0,
+      seed: opts.seed,
+      bestValAcc: 0,
+      bestEpoch: 0,
+      epochsWithoutImprovement: 0,
+      history: [],
+      options: { ...opts, log: undefined, cli: opts.cli },
+      backend: opts.backend,
+      savedAt: '',
+    };
+  }
+  const seed = state.seed;
+  const weights = classWeights(counts, opts.classWeightPower);
+  log(`model ${JSON.stringify(model.config)}; ${model.trainableVariables().reduce((a, v) => a + v.size, 0)} trainable parameters`);
+  log(`train ${trainData.labels.length} images, per class ${counts.join('/')}; class weights ${weights.map((w) => w.toFixed(2)).join('/')}; val ${valData.labels.length}`);
+  const aug = opts.augment ? DEFAULT_AUGMENT : NO_AUGMENT;
+  const n = trainData.labels.length;
+  const fullBatches = Math.ceil(n / opts.batchSize);
+  const batchesPerEpoch = Math.min(fullBatches, opts.maxBatchesPerEpoch ?? Infinity);
+  let plannedEpochs = Math.min(opts.epochs, state.plannedEpochs ?? opts.epochs);
+  if (opts.resume && opts.epochs > (state.plannedEpochs ?? 0)) plannedEpochs = opts.epochs;
+  const schedule = { maxLr: opts.maxLr, totalSteps: plannedEpochs * batchesPerEpoch, warmupFraction: 0.15, divFactor: 25, finalDiv: 1e3 };
+  const classW = tf.tensor1d(weights);
+  const trainable = model.specs.filter((s) => s.trainable).map((s) => s.name);
+  let best: EvalResult | null = null;
+  let stoppedEarly = false;
+
+  for (let epoch = state.epoch + 1; epoch <= plannedEpochs; epoch++) {
+    const t0 = Date.now();
+    const order = Array.from({ length: n }, (_, i) => i);
+    new Rng(mixSeed(seed, epoch, 0x5eed)).shuffle(order);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    let lr = 0;
+    const bar = opts.progressBar
+      ? new cliProgress.SingleBar({ format: `epoch ${epoch}/${plannedEpochs} [{bar}] {value}/{total} batches | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}` }, cliProgress.Presets.shades_classic)
+      : null;
+    bar?.start(batchesPerEpoch, 0, { loss: '-', acc: '-', ips: '-' });
+    for (let b = 0; b < batchesPerEpoch; b++) {
+      const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+      const { x, y } = makeBatch(trainData, idx, epoch, seed, aug, model.config.normalization);
+      lr = oneCycleLr(optimizer.step, schedule);
+      const updates: BnUpdate[] = [];
+      const m = idx.length;
+      const { value, grads, predicted } = tf.tidy(() => {
+        const xt = tf.tensor4d(x, [m, FER_SIZE, FER_SIZE, 1]);
+        const yt = tf.tensor1d(y, 'int32');
+        const oneHot = tf.oneHot(yt, model.config.labels.length);
+        const sw = tf.gather(classW, yt);
+        let logitsKept: tf.Tensor | null = null;
+        const vars = trainable.map((name) => model.p(name));
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.forward(xt, true, mixSeed(seed, epoch, b, 0xd20f), updates);
+          logitsKept = tf.keep(logits);
+          return tf.losses.softmaxCrossEntropy(oneHot, logits, sw, opts.labelSmoothing, tf.Reduction.SUM_BY_NONZERO_WEIGHTS) as tf.Scalar;
+        }, vars);
+        const predicted = tf.equal(tf.argMax(logitsKept!, 1), yt).sum();
+        return { value, grads, predicted };
+      });
+      model.applyBnUpdates(updates);
+      const byName = new Map<string, tf.Tensor>();
+      trainable.forEach((name) => byName.set(name, grads[model.p(name).name]!));
+      optimizer.apply(byName, lr);
+      const lossV = value.dataSync()[0]!;
+      lossSum += lossV * m;
+      correct += predicted.dataSync()[0]!;
+      seen += m;
+      tf.dispose([value, predicted, ...Object.values(grads)]);
+      if (!Number.isFinite(lossV)) throw new Error(`loss became ${lossV} at epoch ${epoch} batch ${b}: lower --max-lr`);
+      const ips = (seen / ((Date.now() - t0) / 1000)).toFixed(0);
+      bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: ((correct / seen) * 100).toFixed(1) + '%', ips });
+      if (!bar && (b + 1) % Math.max(1, Math.round(batchesPerEpoch / 10)) === 0 && b + 1 < batchesPerEpoch) {
+        log(`epoch ${epoch} ${b + 1}/${batchesPerEpoch} batches loss ${(lossSum / seen).toFixed(4)} acc ${((correct / seen) * 100).toFixed(2)}% lr ${lr.toExponential(2)} ${ips} img/s`);
+      }
+    }
+    bar?.stop();
+    const trainSeconds = (Date.now() - t0) / 1000;
+    const ev = evaluate(model, valData);
+    const rec: EpochRecord = {
+      epoch,
+      lr,
+      trainLoss: lossSum / seen,
+      trainAcc: correct / seen,
+      valLoss: ev.loss,
+      valAcc: ev.accuracy,
+      valAccFlip: ev.accuracyFlip,
+      seconds: (Date.now() - t0) / 1000,
+      imagesPerSecond: seen / trainSeconds,
+    };
+    state.history.push(rec);
+    state.epoch = epoch;
+    state.optimizerStep = optimizer.step;
+    if (opts.deadline !== undefined && epoch < plannedEpochs) {
+      const perEpoch = rec.seconds * 1000 * 1.1 + 5000;
+      const fit = epoch + Math.max(1, Math.floor((opts.deadline - Date.now()) / perEpoch));
+      if (fit < plannedEpochs) {
+        log(`deadline ${new Date(opts.deadline).toISOString()}: ${plannedEpochs} epochs would not finish; shortening the run to ${fit} epochs`);
+        plannedEpochs = fit;
+        schedule.totalSteps = plannedEpochs * batchesPerEpoch;
+      }
+    }
+    state.plannedEpochs = plannedEpochs;
+    const improved = ev.accuracyFlip > state.bestValAcc;
+    if (improved) {
+      state.bestValAcc = ev.accuracyFlip;
+      state.bestEpoch = epoch;
+      state.epochsWithoutImprovement = 0;
+      best = ev;
+    } else {
+      state.epochsWithoutImprovement++;
+    }
+    await appendFile(path.join(opts.run, 'history.jsonl'), JSON.stringify(rec) + '\n');
+    await saveCheckpoint(lastDir, model, state, optimizer);
+    if (improved) {
+      await saveCheckpoint(bestDir, model, state);
+      await import('node:fs/promises').then((fs) =>
+        fs.writeFile(path.join(bestDir, 'eval.json'), JSON.stringify({ epoch, split: valData.split, n: ev.report.n, flip: ev.report, noFlip: ev.reportNoFlip }, null, 2) + '\n'),
+      );
+    }
+    log(
+      `epoch ${epoch}/${plannedEpochs} train loss ${rec.trainLoss.toFixed(4)} acc ${(rec.trainAcc * 100).toFixed(2)}% | ` +
+        `val loss ${rec.valLoss.toFixed(4)} acc ${(rec.valAcc * 100).toFixed(2)}% flip ${(rec.valAccFlip * 100).toFixed(2)}% ` +
+        `macroF1 ${ev.report.macroF1.toFixed(3)} | lr ${lr.toExponential(2)} | ${rec.imagesPerSecond.toFixed(0)} img/s | ${rec.seconds.toFixed(0)} s` +
+        (improved ? ' | new best, saved' : ` | best ${(state.bestValAcc * 100).toFixed(2)}% at epoch ${state.bestEpoch}`),
+    );
+    if (state.epochsWithoutImprovement >= opts.patience) {
+      log(`early stopping: no improvement for ${opts.patience} epochs`);
+      stoppedEarly = true;
+      break;
+    }
+  }
+  classW.dispose();
+  optimizer.dispose();
+  model.dispose();
+  return { state, best, stoppedEarly };
+}
+
+function paramsOf(model: DeepEmotion): Map<string, tf.Variable> {
+  const m = new Map<string, tf.Variable>();
+  for (const s of model.specs) if (s.trainable) m.set(s.name, model.p(s.name));
+  return m;
+}
+
+function decayedOf(model: DeepEmotion): Set<string> {
+  return new Set(model.specs.filter((s) => s.decay).map((s) => s.name));
+}
