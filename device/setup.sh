@@ -251,8 +251,8 @@ install_node() {
   cand=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ {print $2}')
   cand=${cand#*:}
   if [[ -n $cand && $cand != "(none)" && ${cand%%.*} -ge $NODE_MIN_MAJOR ]]; then
-    change "install nodejs $cand and npm from the OS"
-    apt_install nodejs npm
+    change "install nodejs $cand, npm and its headers (libnode-dev, for the OpenCV addon) from the OS"
+    apt_install nodejs npm libnode-dev
     return
   fi
   # The OS's nodejs is too old (Debian 12: 18, Ubuntu 22.04: 12): NodeSource's apt repository.
@@ -362,10 +362,17 @@ install_app() {
       npm_args+=(--offline --cache "$APP_SRC/npm-cache")
       note "installing offline from the bundle's npm cache"
     fi
+    # node-gyp compiles against Node's own headers (<prefix>/include/node); pointing it there keeps it from
+    # trying to download them.
+    local node_prefix
+    node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+    if [[ ! -f $node_prefix/include/node/node_version.h ]] && ! ((DRY_RUN)); then
+      die "Node.js headers are missing ($node_prefix/include/node): the OpenCV addon cannot be compiled. NodeSource's nodejs package and the official tarball include them; with the OS's nodejs install libnode-dev"
+    fi
     if ((DRY_RUN)); then
       run npm "${npm_args[@]}"
     else
-      (cd "$rel.partial" && OPENCV4NODEJS_DISABLE_AUTOBUILD=1 ONNXRUNTIME_NODE_INSTALL=skip npm "${npm_args[@]}") ||
+      (cd "$rel.partial" && OPENCV4NODEJS_DISABLE_AUTOBUILD=1 ONNXRUNTIME_NODE_INSTALL=skip npm_config_nodedir=$node_prefix npm "${npm_args[@]}") ||
         die "npm ci failed in $rel.partial (see above). Missing OpenCV headers or build tools? Rerun this script; it installs them"
       chmod 0755 "$rel.partial/dist/cli/main.js"
       date -u +%Y-%m-%dT%H:%M:%SZ >"$rel.partial/.complete"
@@ -663,6 +670,8 @@ summary() {
   say ""
   if ((DRY_RUN)); then
     say "Dry run: $CHANGES change(s) would be made; nothing was done."
+  elif ((CHANGES == 0)) && [[ $MODE == uninstall ]]; then
+    say "Nothing to do: nothing of $APP is installed (0 changes)."
   elif ((CHANGES == 0)); then
     say "Nothing to do: the device already matches this release and config (0 changes)."
   else
@@ -721,6 +730,7 @@ main() {
   parse_args "$@"
   require_root "$@"
   ((DRY_RUN)) && say "Dry run: printing every action, changing nothing."
+  command -v systemctl >/dev/null || die "systemd is required (systemctl not found): the kiosk runs as a systemd service"
   case $MODE in
     uninstall) uninstall ;;
     rollback) rollback ;;

@@ -1,0 +1,245 @@
+/**
+ * The slow provisioning test (`npm run test:provision`, not part of `npm test`): device/setup.sh for real inside a
+ * throwaway Debian 12 root made by debootstrap from Debian's packages, with a bundle made by scripts/bundle.ts.
+ *
+ *   1st run: packages installed, user, config, unit, app in /opt (the OpenCV addon compiled in the chroot against
+ *            the chroot's OpenCV), `emotion-kiosk doctor` runs inside and reads a frame through that addon
+ *   2nd run: changes nothing and says so (file tree snapshot identical)
+ *   operator edits survive a re-run; new keys are added
+ *   --uninstall: app, unit, user gone; config and the event outbox kept
+ *
+ * Needs root (chroot, debootstrap) and network to the Debian mirror and the npm registry. Debian 12's nodejs is
+ * 18, so the test pre-provides the host's Node (>= 20) in /usr/local inside the root, as an operator could.
+ * EMOTION_KIOSK_DEBOOTSTRAP_TARBALL=<file from debootstrap --make-tarball> skips the download; EK_KEEP_ROOT=1 keeps
+ * the root for inspection. Only /proc is mounted into the root, and it is unmounted before anything is deleted.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { makeUntrainedModel } from '../../src/onnx/untrained.js';
+import { makeBundle } from '../../scripts/bundle.js';
+import { megamindVideo, repoRoot } from '../helpers/fixtures.js';
+
+const OPENCV_PACKAGES = [
+  'libopencv-core-dev', 'libopencv-imgproc-dev', 'libopencv-imgcodecs-dev', 'libopencv-videoio-dev', 'libopencv-highgui-dev',
+  'libopencv-objdetect-dev', 'libopencv-calib3d-dev', 'libopencv-dnn-dev', 'libopencv-features2d-dev', 'libopencv-photo-dev',
+  'libopencv-video-dev', 'libopencv-ml-dev', 'libopencv-contrib-dev',
+];
+
+const work = mkdtempSync('/var/tmp/ek-provision-');
+const root = path.join(work, 'root');
+let bundle = '';
+let bundleId = '';
+let broker: ReturnType<typeof spawn> | undefined;
+let brokerPort = 0;
+let procMounted = false;
+
+function log(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, maxBuffer: 256 * 1024 * 1024 });
+  const out = (r.stdout ?? '') + (r.stderr ?? '');
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${out.slice(-4000)}`);
+  return { code: r.status ?? -1, out };
+}
+
+/** Runs a command inside the root. */
+function inRoot(args: string[], opts: { allowFail?: boolean } = {}): { code: number; out: string } {
+  return sh('chroot', [root, '/usr/bin/env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', ...args], opts);
+}
+
+function debianMirror(): string {
+  const files = ['/etc/apt/sources.list', ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`) : [])];
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, 'utf8');
+    const m = /^URIs:\s*(\S*debian\S*)$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S*debian\S*)\s+bookworm\s/m.exec(text);
+    if (m && !/security/.test(m[1]!)) return m[1]!;
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Paths, sizes, modes, owners and mtimes of everything under the given dirs of the root: equal snapshots = no change. */
+function snapshot(dirs: string[]): string {
+  const { out } = inRoot(['find', ...dirs, '-printf', '%p %y %s %m %u:%g %T@ %l\\n'], { allowFail: true });
+  return out.split('\n').sort().join('\n');
+}
+
+function setup(args: string[]): { code: number; out: string } {
+  return inRoot(['bash', '/root/setup.sh', '--bundle', `/root/${path.basename(bundle)}`, ...args], { allowFail: true });
+}
+
+before(async () => {
+  assert.equal(process.getuid?.(), 0, 'the provisioning test needs root (debootstrap, chroot)');
+  for (const tool of ['debootstrap', 'chroot', 'mosquitto']) assert.ok(sh('sh', ['-c', `command -v ${tool}`], { allowFail: true }).code === 0, `${tool} is not installed`);
+
+  // The bundle, with an untrained model (the trained one is not needed to prove provisioning works).
+  const models = path.join(work, 'models');
+  await makeUntrainedModel(models);
+  bundle = await makeBundle({ out: work, modelsDir: models, npmCache: true, build: true });
+  bundleId = /emotion-kiosk-(.+)\.tar\.gz$/.exec(bundle)![1]!;
+  log(`bundle: ${bundle} (${(statSync(bundle).size / 1024 / 1024).toFixed(1)} MiB)`);
+
+  // The Debian root.
+  const tarball = process.env.EMOTION_KIOSK_DEBOOTSTRAP_TARBALL;
+  const started = Date.now();
+  const dbArgs = ['--variant=minbase', '--include=ca-certificates,systemd', ...(tarball ? [`--unpack-tarball=${tarball}`] : []), 'bookworm', root, debianMirror()];
+  sh('debootstrap', dbArgs);
+  log(`debootstrap bookworm (${tarball ? 'from tarball' : debianMirror()}): ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  sh('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
+  procMounted = true;
+  copyFileSync('/etc/resolv.conf', path.join(root, 'etc', 'resolv.conf'));
+  // Daemons must not start inside a chroot (the standard policy-rc.d).
+  writeFileSync(path.join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n');
+  chmodSync(path.join(root, 'usr/sbin/policy-rc.d'), 0o755);
+  // Node >= 20 with npm and its headers, as an operator could pre-install it (Debian 12's nodejs is 18).
+  const nodeBin = process.execPath;
+  const nodePrefix = path.dirname(path.dirname(nodeBin));
+  mkdirSync(path.join(root, 'usr/local/bin'), { recursive: true });
+  copyFileSync(nodeBin, path.join(root, 'usr/local/bin/node'));
+  chmodSync(path.join(root, 'usr/local/bin/node'), 0o755);
+  cpSync(path.join(nodePrefix, 'lib/node_modules/npm'), path.join(root, 'usr/local/lib/node_modules/npm'), { recursive: true });
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/local/bin/npm'));
+  cpSync(path.join(nodePrefix, 'include/node'), path.join(root, 'usr/local/include/node'), { recursive: true });
+
+  copyFileSync(bundle, path.join(root, 'root', path.basename(bundle)));
+  // setup.sh as the operator gets it: from the bundle.
+  execFileSync('tar', ['-xzf', bundle, '-C', path.join(root, 'root'), '--strip-components=2', '--wildcards', '*/device/setup.sh']);
+  mkdirSync(path.join(root, 'srv'), { recursive: true });
+  copyFileSync(megamindVideo, path.join(root, 'srv', 'megamind.avi'));
+  chmodSync(path.join(root, 'srv', 'megamind.avi'), 0o644);
+  writeFileSync(
+    path.join(root, 'root', 'seed.yaml'),
+    `model:\n  path: /opt/emotion-kiosk/current/models/deep_emotion.untrained.onnx\nmqtt:\n  deviceId: provision-test\n`,
+  );
+
+  // A broker on the host; the root shares the network.
+  brokerPort = await freePort();
+  const conf = path.join(work, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+});
+
+after(() => {
+  broker?.kill('SIGTERM');
+  if (procMounted) spawnSync('umount', ['-l', path.join(root, 'proc')]);
+  const stillMounted = readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1]?.startsWith(root));
+  if (stillMounted) {
+    log(`NOT deleting ${work}: something is still mounted under it`);
+    return;
+  }
+  if (process.env.EK_KEEP_ROOT) log(`kept ${work}`);
+  else spawnSync('rm', ['-rf', '--one-file-system', work]);
+});
+
+const setupArgs = () => ['--with-mosquitto', '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--camera', '/srv/megamind.avi', '--config-seed', '/root/seed.yaml'];
+
+test('setup.sh provisions a fresh Debian 12 root from the bundle', { timeout: 60 * 60 * 1000 }, () => {
+  const started = Date.now();
+  const first = setup(setupArgs());
+  log(`--- setup.sh, first run (${((Date.now() - started) / 1000).toFixed(0)} s, exit ${first.code}) ---\n${first.out.replace(/^.*(added \d+ packages|Setting up|Unpacking|Selecting|Preparing|Get:|Fetched).*\n/gm, '')}`);
+  assert.equal(first.code, 0, 'setup.sh succeeded');
+
+  for (const p of [...OPENCV_PACKAGES, 'build-essential', 'python3', 'mosquitto']) {
+    assert.equal(inRoot(['dpkg-query', '-W', '-f=${Status}', p]).out, 'install ok installed', `${p} installed`);
+  }
+  const passwd = readFileSync(path.join(root, 'etc/passwd'), 'utf8');
+  assert.match(passwd, /^emotion-kiosk:x:\d+:\d+:[^:]*:\/var\/lib\/emotion-kiosk:\/usr\/sbin\/nologin$/m, 'unprivileged service user with no login');
+  assert.match(readFileSync(path.join(root, 'etc/group'), 'utf8'), /^video:x:\d+:.*\bemotion-kiosk\b/m, 'service user in the video group');
+
+  const current = readlinkSync(path.join(root, 'opt/emotion-kiosk/current'));
+  assert.equal(current, `releases/${bundleId}`);
+  const app = path.join(root, 'opt/emotion-kiosk', current);
+  assert.ok(existsSync(path.join(app, '.complete')));
+  assert.ok(existsSync(path.join(app, 'node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node')), 'the OpenCV addon was compiled inside the root');
+  assert.ok(!existsSync(path.join(app, 'node_modules/@tensorflow/tfjs-node')), 'training-only optional dependency left out');
+  assert.equal(readlinkSync(path.join(root, 'usr/local/bin/emotion-kiosk')), '/opt/emotion-kiosk/current/dist/cli/main.js');
+
+  const unit = path.join(root, 'etc/systemd/system/emotion-kiosk.service');
+  assert.equal(readFileSync(unit, 'utf8'), readFileSync(path.join(repoRoot, 'device/emotion-kiosk.service'), 'utf8'));
+  assert.ok(lstatSync(path.join(root, 'etc/systemd/system/multi-user.target.wants/emotion-kiosk.service')).isSymbolicLink(), 'unit enabled');
+
+  const configFile = path.join(root, 'etc/emotion-kiosk/config.yaml');
+  const config = parseYaml(readFileSync(configFile, 'utf8'));
+  assert.equal(config.source, '/srv/megamind.avi');
+  assert.equal(config.mqtt.broker, `mqtt://127.0.0.1:${brokerPort}`);
+  assert.equal(config.mqtt.deviceId, 'provision-test', 'seed value applied');
+  assert.equal(config.model.path, '/opt/emotion-kiosk/current/models/deep_emotion.untrained.onnx');
+  assert.equal(config.dataDir, '/var/lib/emotion-kiosk');
+  assert.equal((statSync(configFile).mode & 0o777).toString(8), '640');
+  const dataDir = statSync(path.join(root, 'var/lib/emotion-kiosk'));
+  assert.equal(dataDir.uid, Number(/^emotion-kiosk:x:(\d+):/m.exec(passwd)![1]), 'data dir owned by the service user');
+
+  // The doctor, as the service user, inside the root.
+  const doctor = inRoot(['runuser', '-u', 'emotion-kiosk', '--', 'emotion-kiosk', 'doctor', '--config', '/etc/emotion-kiosk/config.yaml', '--json'], { allowFail: true });
+  log(`--- emotion-kiosk doctor inside the root (exit ${doctor.code}) ---\n${inRoot(['runuser', '-u', 'emotion-kiosk', '--', 'emotion-kiosk', 'doctor', '--config', '/etc/emotion-kiosk/config.yaml'], { allowFail: true }).out}`);
+  const report = JSON.parse(doctor.out.slice(doctor.out.indexOf('{'))) as { checks: { id: string; status: string; summary: string }[] };
+  const status = Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
+  for (const id of ['platform', 'node', 'config', 'opencv', 'cascade', 'camera', 'camera-read', 'broker', 'disk']) assert.equal(status[id], 'ok', `doctor ${id}: ${JSON.stringify(report.checks.find((c) => c.id === id))}`);
+  assert.equal(status.model, 'warn', 'the untrained test model is flagged');
+  assert.match(report.checks.find((c) => c.id === 'camera-read')!.summary, /720x528/);
+});
+
+test('a second run changes nothing and says so', { timeout: 20 * 60 * 1000 }, () => {
+  const dirs = ['/opt/emotion-kiosk', '/etc/emotion-kiosk', '/etc/systemd/system', '/var/lib/emotion-kiosk', '/usr/local/bin'];
+  const before = snapshot(dirs);
+  const second = setup(setupArgs());
+  log(`--- setup.sh, second run (exit ${second.code}) ---\n${second.out}`);
+  assert.equal(second.code, 0);
+  assert.match(second.out, /Nothing to do: .*\(0 changes\)/);
+  assert.doesNotMatch(second.out, /^ {2}change /m);
+  assert.equal(snapshot(dirs), before, 'no file was touched');
+});
+
+test('operator edits survive re-provisioning; keys missing from the file are added back', { timeout: 20 * 60 * 1000 }, () => {
+  const configFile = path.join(root, 'etc/emotion-kiosk/config.yaml');
+  const edited = readFileSync(configFile, 'utf8').replace(/^ {2}fps: 15$/m, '  fps: 5 # slow camera, set by the operator').replace(/^logLevel: .*\n/m, '');
+  writeFileSync(configFile, edited);
+  const run = setup([...setupArgs().filter((a) => a !== '/srv/megamind.avi' && a !== '--camera'), '--camera', '0']);
+  log(`--- setup.sh after an operator edit (exit ${run.code}) ---\n${run.out}`);
+  assert.equal(run.code, 0);
+  const text = readFileSync(configFile, 'utf8');
+  assert.match(text, /fps: 5 # slow camera, set by the operator/);
+  assert.match(text, /^source: "?\/srv\/megamind\.avi"?$/m, 'the operator\'s source is not replaced by --camera');
+  assert.match(text, /^logLevel: info$/m, 'the missing key came back');
+  assert.match(run.out, /add new key logLevel/);
+  assert.equal(readFileSync(configFile + '.bak', 'utf8'), edited, 'the version before the merge is kept');
+});
+
+test('--uninstall removes the app, unit and user but keeps config and outbox', { timeout: 10 * 60 * 1000 }, () => {
+  const outbox = path.join(root, 'var/lib/emotion-kiosk/outbox');
+  mkdirSync(outbox, { recursive: true });
+  writeFileSync(path.join(outbox, '000001.json'), '{"type":"emotion_changed","pending":true}\n');
+  const config = readFileSync(path.join(root, 'etc/emotion-kiosk/config.yaml'), 'utf8');
+  const run = inRoot(['bash', '/root/setup.sh', '--uninstall'], { allowFail: true });
+  log(`--- setup.sh --uninstall (exit ${run.code}) ---\n${run.out}`);
+  assert.equal(run.code, 0);
+  assert.ok(!existsSync(path.join(root, 'opt/emotion-kiosk')));
+  assert.ok(!existsSync(path.join(root, 'etc/systemd/system/emotion-kiosk.service')));
+  assert.ok(!existsSync(path.join(root, 'etc/systemd/system/multi-user.target.wants/emotion-kiosk.service')));
+  assert.ok(!existsSync(path.join(root, 'usr/local/bin/emotion-kiosk')));
+  assert.doesNotMatch(readFileSync(path.join(root, 'etc/passwd'), 'utf8'), /^emotion-kiosk:/m);
+  assert.equal(readFileSync(path.join(root, 'etc/emotion-kiosk/config.yaml'), 'utf8'), config, 'config kept as it was');
+  assert.equal(readFileSync(path.join(outbox, '000001.json'), 'utf8'), '{"type":"emotion_changed","pending":true}\n', 'outbox kept');
+  const again = inRoot(['bash', '/root/setup.sh', '--uninstall'], { allowFail: true });
+  assert.equal(again.code, 0);
+  assert.match(again.out, /\(0 changes\)/, 'uninstalling twice is a no-op');
+});
