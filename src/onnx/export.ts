@@ -39,8 +39,10 @@ function emitLayers(b: GraphBuilder, x: string, shape: Shape, layers: Layer[], p
     const l = layers[i]!;
     const next = layers[i + 1];
     const foldBn = next?.type === 'batchnorm' ? (next as BatchNormLayer) : null;
-    const isLast = () => layers.slice(i + 1 + (foldBn && (l.type === 'conv2d' || l.type === 'dense') ? 1 : 0)).every((r) => r.type === 'dropout');
-    const name = (base: string) => (lastName && isLast() ? lastName : `${prefix}${base}`);
+    // layers after this one that this step also consumes: a folded batch norm, or the relu emitted before a max-pool
+    const consumed = (foldBn && (l.type === 'conv2d' || l.type === 'dense')) || (l.type === 'maxpool' && next?.type === 'relu') ? 1 : 0;
+    const isLast = layers.slice(i + 1 + consumed).every((r) => r.type === 'dropout');
+    const name = (base: string) => (lastName && isLast ? lastName : `${prefix}${base}`);
     const fail = (msg: string): never => {
       throw new ExportError(`layer ${prefix}${l.name} (${l.type}): ${msg}`);
     };
