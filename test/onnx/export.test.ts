@@ -43,9 +43,9 @@ function forward(layers: Layer[], input: Img): Float64Array {
           }
       x = { h: oh, w: ow, c: oc, v: out };
     } else if (l.type === 'batchnorm') {
-      const v = x instanceof Float64Array ? x : x.v;
+      const v: Float64Array = x instanceof Float64Array ? x : x.v;
       const c = l.gamma.length;
-      const out = v.map((val, i) => ((val - l.movingMean[i % c]!) / Math.sqrt(l.movingVariance[i % c]! + l.epsilon)) * l.gamma[i % c]! + l.beta[i % c]!);
+      const out: Float64Array = v.map((val: number, i: number) => ((val - l.movingMean[i % c]!) / Math.sqrt(l.movingVariance[i % c]! + l.epsilon)) * l.gamma[i % c]! + l.beta[i % c]!);
       x = x instanceof Float64Array ? out : { ...x, v: out };
     } else if (l.type === 'relu') {
       const v = (x instanceof Float64Array ? x : x.v).map((a) => Math.max(0, a));
