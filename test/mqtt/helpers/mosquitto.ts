@@ -34,6 +34,8 @@ export function tempDir(tag: string): string {
 }
 
 export interface MosquittoOptions {
+  /** Default: a free port. */
+  port?: number;
   /** Keep sessions and retained messages across restarts (saved on SIGTERM). */
   persistence?: boolean;
   /** user -> password; when set, anonymous access is off. */
@@ -51,7 +53,8 @@ export class Mosquitto {
   private constructor(port: number, dir: string, opts: MosquittoOptions) {
     this.port = port;
     this.dir = dir;
-    const lines = [`listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'max_queued_messages 0', 'max_inflight_messages 0'];
+    // mosquitto started as root drops to the `mosquitto` user, which cannot read our 0700 temp dir: stay root.
+    const lines = ['user root', `listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'max_queued_messages 0', 'max_inflight_messages 0'];
     if (opts.persistence) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 3600');
     if (opts.users) {
       const pw = path.join(dir, 'passwd');
@@ -65,7 +68,7 @@ export class Mosquitto {
   }
 
   static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
-    const m = new Mosquitto(await freePort(), tempDir('mosq'), opts);
+    const m = new Mosquitto(opts.port ?? (await freePort()), tempDir('mosq'), opts);
     await m.up();
     return m;
   }
