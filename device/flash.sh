@@ -204,13 +204,16 @@ check_block_target() {
   disk=$(basename "$(readlink -f "$TARGET")")
   [[ -f /sys/class/block/$disk/partition ]] &&
     die "$TARGET is a partition: give the whole disk (e.g. /dev/$(disks_of "$TARGET")), the image brings its own partitions"
-  if system_disks | grep -qx "$disk"; then
+  # (Captured first: with pipefail, grep -q closing the pipe early would make the producer "fail".)
+  local sys_disks
+  sys_disks=$(system_disks)
+  if grep -qx "$disk" <<<"$sys_disks"; then
     die "$TARGET holds the running system (/, /boot or swap are on it): refusing to overwrite it. Pick the SD card's device (lsblk shows it; it appears when you plug the card in)"
   fi
   local src mp rest mounted=()
   while read -r src mp rest; do
     [[ $src == /dev/* ]] || continue
-    if disks_of "$src" | grep -qx "$disk"; then mounted+=("$src on $mp"); fi
+    if grep -qx "$disk" <<<"$(disks_of "$src")"; then mounted+=("$src on $mp"); fi
   done <"$MOUNTS"
   if ((${#mounted[@]})); then
     die "$TARGET is mounted (${mounted[*]}): unmount it first (sudo umount ${mounted[0]%% on *}), then run this again"
