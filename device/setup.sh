@@ -332,7 +332,7 @@ resolve_source() {
   else
     # A checkout: identify it by the content of what gets installed.
     local version item items=() hash
-    version=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$APP_SRC/package.json" | head -n1)
+    version=$(grep -o '"version": *"[^"]*"' "$APP_SRC/package.json" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
     for item in "${APP_ITEMS[@]}"; do [[ -e $APP_SRC/$item ]] && items+=("$item"); done
     hash=$(cd "$APP_SRC" && find "${items[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
     RELEASE_ID="${version:-0}-$hash"

@@ -1,0 +1,87 @@
+/**
+ * Static checks of everything in device/: shellcheck on every shell script, `systemd-analyze verify` on every unit.
+ * Both tools are required (apt install shellcheck systemd); each check is shown to catch a broken file first.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { repoRoot } from '../helpers/fixtures.js';
+
+const deviceDir = path.join(repoRoot, 'device');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ek-device-static-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+const files = walk(deviceDir);
+const scripts = files.filter((f) => f.endsWith('.sh'));
+const units = files.filter((f) => /\.(service|timer|path|socket)$/.test(f));
+
+function run(cmd: string, args: string[], cwd = tmp) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd });
+  if (r.error) throw new Error(`${cmd} is not installed (${r.error.message}): apt install shellcheck systemd`);
+  return { code: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
+}
+
+test('device/ has the scripts and units the provisioning needs', () => {
+  const rel = (f: string) => path.relative(deviceDir, f);
+  assert.deepEqual(scripts.map(rel).sort(), ['firstboot/firstboot.sh', 'firstboot/firstrun.sh', 'flash.sh', 'setup.sh']);
+  assert.deepEqual(units.map(rel).sort(), ['emotion-kiosk-dashboard.service', 'emotion-kiosk.service', 'firstboot/emotion-kiosk-firstboot.service']);
+  for (const s of scripts) assert.ok((readFileSync(s, 'utf8').startsWith('#!')), `${rel(s)} has a shebang`);
+});
+
+test('shellcheck passes on every script (and fails on a bad one)', () => {
+  const bad = path.join(tmp, 'bad.sh');
+  writeFileSync(bad, '#!/bin/bash\nrm -rf $1/*\n');
+  assert.notEqual(run('shellcheck', [bad]).code, 0, 'shellcheck flags an unquoted variable');
+  for (const s of scripts) {
+    const r = run('shellcheck', ['-x', s], path.dirname(s));
+    assert.equal(r.code, 0, `shellcheck ${path.relative(repoRoot, s)}:\n${r.out}`);
+  }
+});
+
+/**
+ * systemd-analyze verify also checks that ExecStart= programs exist: the units name the installed paths
+ * (/usr/local/bin/emotion-kiosk, /usr/local/sbin/emotion-kiosk-firstboot), so the copies verified here point
+ * them at a stand-in executable. Everything else (keys, values, dependencies) is verified as written.
+ */
+function verify(unitText: string, name: string): { code: number | null; out: string } {
+  const stand = path.join(tmp, 'stand-in');
+  writeFileSync(stand, '#!/bin/sh\nexit 0\n');
+  chmodSync(stand, 0o755);
+  const file = path.join(tmp, name);
+  writeFileSync(file, unitText.replaceAll('/usr/local/bin/emotion-kiosk', stand).replaceAll('/usr/local/sbin/emotion-kiosk-firstboot', stand));
+  return run('systemd-analyze', ['verify', '--man=no', file]);
+}
+
+test('systemd-analyze verify passes on every unit (and reports a broken one)', () => {
+  const broken = verify('[Unit]\nDescription=x\n[Service]\nExecStart=/usr/local/bin/emotion-kiosk run\nRestrat=always\nProtectSystem=sometimes\n', 'broken.service');
+  assert.match(broken.out, /Unknown key name 'Restrat'|Failed to parse protect system value/, broken.out);
+  for (const u of units) {
+    const r = verify(readFileSync(u, 'utf8'), path.basename(u));
+    assert.equal(r.code, 0, `${path.relative(repoRoot, u)}:\n${r.out}`);
+    assert.equal(r.out.trim(), '', `systemd-analyze verify ${path.relative(repoRoot, u)} printed warnings:\n${r.out}`);
+  }
+});
+
+test('the kiosk unit is hardened: only its data dir writable, camera devices only, restarts on failure', () => {
+  const unit = readFileSync(path.join(deviceDir, 'emotion-kiosk.service'), 'utf8');
+  const has = (line: string) => assert.match(unit, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
+  for (const line of [
+    'User=emotion-kiosk', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'StateDirectory=emotion-kiosk',
+    'DevicePolicy=closed', 'DeviceAllow=char-video4linux rw', 'Restart=on-failure', 'RestartSec=5s', 'CapabilityBoundingSet=',
+    'ExecStart=/usr/local/bin/emotion-kiosk run --config /etc/emotion-kiosk/config.yaml --headless',
+  ]) has(line);
+  assert.doesNotMatch(unit, /^ReadWritePaths=/m, 'nothing writable besides the StateDirectory');
+  assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=yes/m, "Node's JIT needs W+X pages");
+  verify(unit, 'emotion-kiosk.service'); // writes the copy with a stand-in executable
+  // --threshold is on systemd's internal 0..100 scale (the printed level times ten).
+  const security = run('systemd-analyze', ['security', '--offline=yes', '--threshold=40', path.join(tmp, 'emotion-kiosk.service')]);
+  const exposure = Number(/Overall exposure level for emotion-kiosk\.service: ([\d.]+)/.exec(security.out)?.[1]);
+  assert.ok(exposure <= 4, `systemd-analyze security: exposure ${exposure} (want <= 4):\n${security.out}`);
+  assert.equal(security.code, 0, security.out);
+});
