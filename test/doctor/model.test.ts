@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { checkCascade, checkModelLoad } from '../../src/doctor/model.js';
+import { checkCascade, checkModelLoad, type ModelLoad } from '../../src/doctor/model.js';
 import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 
@@ -15,7 +15,7 @@ before(async () => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function load(p: string) {
+async function load(p: string): Promise<ModelLoad> {
   try {
     const c = await EmotionClassifier.load(p);
     await c.close();
@@ -34,8 +34,8 @@ test('an untrained network loads but is flagged', async () => {
 
 test('a trained manifest with metrics passes and shows its accuracy', async () => {
   const loaded = await load(model);
-  assert.ok('manifest' in loaded);
-  const trained = { ...loaded, manifest: { ...loaded.manifest, untrained: false, metrics: { dataset: 'FER2013 PublicTest', n: 3589, accuracy: 0.612, measuredBy: 'test' } } };
+  if (!('manifest' in loaded)) throw new Error(loaded.error);
+  const trained: ModelLoad = { path: loaded.path, manifest: { ...loaded.manifest, untrained: false, metrics: { dataset: 'FER2013 PublicTest', n: 3589, accuracy: 0.612, measuredBy: 'test' } } };
   const r = checkModelLoad(trained);
   assert.equal(r.status, 'ok');
   assert.match(r.details![1]!, /accuracy 61\.2% on FER2013 PublicTest \(n=3589\)/);
