@@ -10,7 +10,8 @@
  *   reshaping commute with a monotonic quantizer).
  * - The attention branch (localisation net, theta, AffineGrid, GridSample) computes in float: theta steers the whole
  *   warp and the sampler is not quantizable. With `attentionWeights: 'int8'` (the default) its conv/dense weights are
- *   still stored as int8 per-channel with a DequantizeLinear in front (weight-only: activations stay float), except
+ *   still stored as int8 per-channel, dequantized by Cast + Mul that onnxruntime folds at load (weight-only:
+ *   activations stay float), except
  *   the theta layer itself, which stays float entirely; `'float'` keeps the branch's weights in float too.
  * - The logits (graph outputs) stay float.
  */
@@ -153,17 +154,29 @@ export function quantizeGraph(src: OnnxGraph, ranges: ReadonlyMap<string, Range>
     summary.activations.push(t);
   };
   const replaced = new Set<string>();
-  const weightDq = (w: ConstTensor, what: string): string => {
+  /**
+   * int8 per-channel weight in front of a node. `castMul` (weight-only weights of float ops) spells the dequantization
+   * Cast + Mul instead of DequantizeLinear: the same values, but onnxruntime constant-folds it at load time (it keeps
+   * DequantizeLinear nodes for QDQ fusion, which would otherwise dequantize these weights on every run).
+   */
+  const weightDq = (w: ConstTensor, what: string, castMul = false): string => {
     const channels = w.dims[0]!;
     const { values, scales } = quantizePerChannel(w.data as Float32Array, channels);
     const qName = unique(`${w.name}/int8`);
     const sName = unique(`${w.name}/scale`);
-    const zName = unique(`${w.name}/zero_point`);
     newInits.push({ name: qName, dtype: 'int8', dims: [...w.dims], data: values });
-    newInits.push({ name: sName, dtype: 'float32', dims: [channels], data: scales });
-    newInits.push({ name: zName, dtype: 'int8', dims: [channels], data: new Int8Array(channels) });
     const dq = unique(`${w.name}/dequantized`);
-    out.push({ name: unique(`${w.name}/DequantizeLinear`), opType: 'DequantizeLinear', inputs: [qName, sName, zName], outputs: [dq], attrs: { axis: attr.int(0) } });
+    if (castMul) {
+      newInits.push({ name: sName, dtype: 'float32', dims: [channels, ...w.dims.slice(1).map(() => 1)], data: scales });
+      const cast = unique(`${w.name}/as_float`);
+      out.push({ name: unique(`${w.name}/Cast`), opType: 'Cast', inputs: [qName], outputs: [cast], attrs: { to: attr.int(1) } });
+      out.push({ name: unique(`${w.name}/Mul`), opType: 'Mul', inputs: [cast, sName], outputs: [dq], attrs: {} });
+    } else {
+      const zName = unique(`${w.name}/zero_point`);
+      newInits.push({ name: sName, dtype: 'float32', dims: [channels], data: scales });
+      newInits.push({ name: zName, dtype: 'int8', dims: [channels], data: new Int8Array(channels) });
+      out.push({ name: unique(`${w.name}/DequantizeLinear`), opType: 'DequantizeLinear', inputs: [qName, sName, zName], outputs: [dq], attrs: { axis: attr.int(0) } });
+    }
     replaced.add(w.name);
     summary.int8Weights.push(`${w.name} (${what})`);
     return dq;
@@ -180,7 +193,7 @@ export function quantizeGraph(src: OnnxGraph, ranges: ReadonlyMap<string, Range>
       const trunk = !inAttention(n0);
       const weightOnly = !trunk && attentionWeights === 'int8' && !isTheta(n0);
       if (w && w.dtype === 'float32' && outFirst && (trunk || weightOnly)) {
-        n.inputs[1] = weightDq(w, trunk ? 'per-channel int8, int8 activations' : 'per-channel int8 weight-only, float activations');
+        n.inputs[1] = trunk ? weightDq(w, 'per-channel int8, int8 activations') : weightDq(w, 'per-channel int8 weight-only, float activations', true);
         const xParams = params.get(n0.inputs[0]!);
         if (b && b.dtype === 'float32' && trunk && xParams) {
           const scales = quantizePerChannel(w.data as Float32Array, w.dims[0]!).scales;
