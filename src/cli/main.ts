@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../util/paths.js';
 import { registerConfigCommand } from './config.js';
 import { registerEvaluateCommand } from './evaluate.js';
+import { registerRunCommand } from './run.js';
 import { registerDoctorCommand } from './doctor.js';
 
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
   .version(packageVersion())
   .showHelpAfterError();
 
+registerRunCommand(program);
 registerEvaluateCommand(program);
 registerConfigCommand(program);
 registerDoctorCommand(program);

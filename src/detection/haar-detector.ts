@@ -48,13 +48,22 @@ export class HaarFaceDetector {
 
   /** Finds faces in a BGR frame; boxes are in frame pixels. */
   detect(frame: Mat): Box[] {
-    return this.detectGray(frame.bgrToGray());
+    const gray = frame.bgrToGray();
+    try {
+      return this.detectGray(gray);
+    } finally {
+      gray.release();
+    }
   }
 
   /** Finds faces and cuts their grey crops (cropSize x cropSize, INTER_AREA) in one pass. */
   detectAndCrop(frame: Mat, cropSize: number): DetectedFace[] {
     const gray = frame.bgrToGray();
-    return this.detectGray(gray).map((box) => ({ box, crop: cropGray(gray, box, cropSize) }));
+    try {
+      return this.detectGray(gray).map((box) => ({ box, crop: cropGray(gray, box, cropSize) }));
+    } finally {
+      gray.release();
+    }
   }
 
   private detectGray(gray: Mat): Box[] {
@@ -62,8 +71,10 @@ export class HaarFaceDetector {
     const scale = detectionScale(gray.cols, downscaleWidth);
     const small = scale < 1 ? gray.resize(Math.round(gray.rows * scale), Math.round(gray.cols * scale), 0, 0, cv.INTER_AREA) : gray;
     const equalised = small.equalizeHist();
+    if (small !== gray) small.release();
     const minSide = Math.max(1, Math.round(minSize * scale));
     const { objects } = this.classifier.detectMultiScale(equalised, scaleFactor, minNeighbors, 0, new cv.Size(minSide, minSide));
+    equalised.release();
     return objects.map((r) => scaleBoxToFrame({ x: r.x, y: r.y, width: r.width, height: r.height }, scale, gray.cols, gray.rows));
   }
 }
@@ -85,7 +96,10 @@ export function checkCascadeFile(file: string): void {
 export function cropGray(gray: Mat, box: Box, size: number): Uint8Array {
   const roi = gray.getRegion(new cv.Rect(box.x, box.y, Math.max(1, box.width), Math.max(1, box.height)));
   const resized = roi.resize(size, size, 0, 0, cv.INTER_AREA);
-  return new Uint8Array(resized.getData());
+  const bytes = new Uint8Array(resized.getData());
+  resized.release();
+  roi.release();
+  return bytes;
 }
 
 /** Reads an image file as grey and resizes it to size x size exactly as runtime crops are (for `evaluate`). */
@@ -97,5 +111,9 @@ export function loadGrayImage(file: string, size: number): Uint8Array {
     throw new DetectorError(`cannot read image ${file}: ${(err as Error).message}`);
   }
   if (img.empty) throw new DetectorError(`cannot read image ${file}: not a decodable image`);
-  return cropGray(img, { x: 0, y: 0, width: img.cols, height: img.rows }, size);
+  try {
+    return cropGray(img, { x: 0, y: 0, width: img.cols, height: img.rows }, size);
+  } finally {
+    img.release();
+  }
 }

@@ -146,7 +146,10 @@ export class KioskPipeline {
         fps,
       };
       for (const sink of sinks) sink.onFrame?.(report);
-      if (display && display.show(frame, inView, { fps }) === 'quit') {
+      const action = display?.show(frame, inView, { fps });
+      // Frames are big native buffers: free them now rather than waiting for the garbage collector.
+      frame.mat.release();
+      if (action === 'quit') {
         stoppedBy = 'quit-key';
         break;
       }

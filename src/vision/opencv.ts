@@ -4,6 +4,9 @@
  *   system OpenCV unless OPENCV4NODEJS_DISABLE_AUTOBUILD is set in the environment.
  * - Silences @u4/opencv-build's start-up log, which it prints to stdout (it would corrupt --json output).
  * - Turns a missing native addon into an error that says how to build it.
+ * - Turns off the add-on's external-memory accounting: on Node 20 it reports Mat frees to V8 from inside garbage
+ *   collection, which aborts the process ("Check failed: marking_done_", UrielCh/opencv4nodejs #134 and #148; here
+ *   every 800-frame run crashed with it, none without). The kiosk releases its Mats explicitly instead.
  */
 import { createRequire } from 'node:module';
 import type * as CV from '@u4/opencv4nodejs';
@@ -12,6 +15,7 @@ const require = createRequire(import.meta.url);
 
 function load(): typeof CV.default {
   process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
+  process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
   try {
     (require('@u4/opencv-build') as { Log: { silence: boolean } }).Log.silence = true;
     return require('@u4/opencv4nodejs') as typeof CV.default;

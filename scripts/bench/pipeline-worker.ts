@@ -1,0 +1,46 @@
+/**
+ * One pipeline measurement, run by scripts/bench/pipeline.ts in a child process pinned to one core.
+ * argv: <mode: detect|pipeline> <video> <model.onnx> <detection JSON>; prints one JSON line.
+ */
+import { randomUUID } from 'node:crypto';
+import { createFrameSource } from '../../src/capture/create-source.js';
+import { configSchema } from '../../src/config/schema.js';
+import { HaarFaceDetector } from '../../src/detection/haar-detector.js';
+import type { EventSink } from '../../src/events/types.js';
+import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
+import { FaceTracker } from '../../src/pipeline/face-tracker.js';
+import { KioskPipeline } from '../../src/pipeline/kiosk-pipeline.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { defaultCascadePath } from '../../src/util/paths.js';
+
+const [mode, video, modelPath, detectionJson] = process.argv.slice(2);
+if (!mode || !video || !modelPath || !detectionJson) throw new Error('usage: pipeline-worker <detect|pipeline> <video> <model> <detection-json>');
+const config = configSchema.parse({ source: video, detection: JSON.parse(detectionJson), display: { enabled: false } });
+const detector = HaarFaceDetector.load(defaultCascadePath, config.detection);
+const source = createFrameSource(video, config.camera, silentLogger);
+await source.open();
+
+if (mode === 'detect') {
+  let frames = 0;
+  let framesWithFaces = 0;
+  let faces = 0;
+  const t0 = performance.now();
+  for (;;) {
+    const frame = await source.read();
+    if (!frame) break;
+    frames++;
+    const found = detector.detectAndCrop(frame.mat, 48);
+    faces += found.length;
+    if (found.length) framesWithFaces++;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ frames, framesWithFaces, faces, fps: frames / seconds }));
+} else {
+  const classifier = await EmotionClassifier.load(modelPath, { intraOpThreads: 1 });
+  const nullSink: EventSink = { name: 'null', onEvent() {} };
+  const tracker = new FaceTracker(config.tracking, { name: classifier.manifest.name, version: classifier.manifest.version }, randomUUID);
+  const summary = await new KioskPipeline({ source, detector, classifier, tracker, sinks: [nullSink], logger: silentLogger }).run();
+  console.log(JSON.stringify(summary));
+  await classifier.close();
+}
+await source.close();

@@ -1,0 +1,61 @@
+/**
+ * Pipeline throughput on OpenCV's Megamind.avi, on ONE core (children pinned with taskset): decode + detect alone vs
+ * the whole pipeline (decode, detect, classify all faces in one batch, track, events), their ratio, frame-to-event
+ * latency, and what the detection settings cost in faces found.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultModelPath } from '../../src/util/paths.js';
+
+const video = '/usr/share/doc/opencv-doc/examples/data/Megamind.avi';
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The shipped defaults (src/config/schema.ts) and the settings they were tuned from. */
+const settings = {
+  'full frame (baseline)': { downscaleWidth: 0, scaleFactor: 1.1, minNeighbors: 5, minSize: 48 },
+  'shipped default': {},
+} as const;
+
+function worker(mode: 'detect' | 'pipeline', model: string, detection: object): Record<string, number> {
+  const args = ['--import', 'tsx', path.join(here, 'pipeline-worker.ts'), mode, video, model, JSON.stringify(detection)];
+  const pinned = existsSync('/usr/bin/taskset') ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
+  const out = execFileSync(pinned[0] as string, pinned[1] as string[], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+async function modelForBench(): Promise<{ file: string; note: string }> {
+  if (existsSync(defaultModelPath)) return { file: defaultModelPath, note: 'shipped int8 model' };
+  const { makeUntrainedModel } = await import('../../src/onnx/untrained.js');
+  const file = await makeUntrainedModel(mkdtempSync(path.join(os.tmpdir(), 'ek-bench-')));
+  return { file, note: 'UNTRAINED export (no shipped model yet): same graph and cost as the trained one' };
+}
+
+export async function benchPipeline(): Promise<void> {
+  if (!existsSync(video)) throw new Error(`${video} missing: apt-get install opencv-doc`);
+  const { file, note } = await modelForBench();
+  console.log(`video ${video}; model ${file} (${note}); one core (taskset -c 0), onnxruntime 1 thread`);
+  console.log('\ndetection settings                      frames  with faces  detections  decode+detect fps');
+  const detectOnly: Record<string, Record<string, number>> = {};
+  for (const [name, det] of Object.entries(settings)) {
+    const r = worker('detect', file, det);
+    detectOnly[name] = r;
+    console.log(`${name.padEnd(38)} ${String(r.frames).padStart(6)} ${String(r.framesWithFaces).padStart(11)} ${String(r.faces).padStart(11)} ${r.fps!.toFixed(1).padStart(18)}`);
+  }
+  const base = detectOnly['full frame (baseline)']!;
+  const tuned = detectOnly['shipped default']!;
+  console.log(
+    `\nshipped default vs full frame: ${(tuned.fps! / base.fps!).toFixed(2)}x detect throughput, ` +
+      `faces found on ${tuned.framesWithFaces}/${tuned.frames} frames vs ${base.framesWithFaces}/${base.frames} ` +
+      `(${(((tuned.framesWithFaces! - base.framesWithFaces!) / Math.max(1, base.framesWithFaces!)) * 100).toFixed(1)}%)`,
+  );
+  const p = worker('pipeline', file, settings['shipped default']);
+  const d2 = worker('detect', file, settings['shipped default']);
+  const detFps = (tuned.fps! + d2.fps!) / 2;
+  console.log(`\nwhole pipeline (shipped default): ${p.fps} fps; decode+detect alone ${detFps.toFixed(1)} fps (mean of 2 runs around it)`);
+  console.log(`ratio pipeline / detect-only: ${(p.fps! / detFps).toFixed(3)} (goal >= 0.9)`);
+  console.log(`frame-to-event latency: p50 ${p.eventLatencyMsP50} ms, p95 ${p.eventLatencyMsP95} ms over ${p.events} events`);
+  console.log(`per frame: detect p50 ${p.detectMsP50} ms, classify p50 ${p.classifyMsP50} ms (frames with faces)`);
+}
