@@ -126,7 +126,7 @@ export class Outbox {
     const rec: OutboxRecord = { seq, storedAt: this.opts.now(), topic, payload: build(seq) };
     return new Promise<OutboxRecord>((resolve, reject) => {
       this.batch.push({ rec, resolve, reject });
-      if (!this.writing) this.writing = this.writeLoop();
+      this.kick();
     });
   }
 
@@ -180,8 +180,17 @@ export class Outbox {
 
   // ---- internals ----
 
+  /** Starts the write loop unless it runs; appends that arrive while it finishes start it again. */
+  private kick(): void {
+    if (this.writing || this.batch.length === 0) return;
+    this.writing = this.writeLoop().finally(() => {
+      this.writing = null;
+      this.kick();
+    });
+  }
+
   private async writeLoop(): Promise<void> {
-    try {
+    {
       while (this.batch.length > 0) {
         const batch = this.batch;
         this.batch = [];
@@ -197,8 +206,6 @@ export class Outbox {
         for (const b of batch) b.resolve(b.rec);
         for (const fn of this.listeners) fn();
       }
-    } finally {
-      this.writing = null;
     }
   }
 
