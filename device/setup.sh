@@ -37,8 +37,8 @@ SOURCE_DIR=""
 BROKER=""
 CAMERA=""
 SEED=""
-KIOSK=headless
-WITH_MOSQUITTO=0
+KIOSK=""
+WITH_MOSQUITTO=""
 START=1
 PLATFORM_OVERRIDE=""
 CHANGES=0
@@ -123,7 +123,7 @@ parse_args() {
     esac
     shift
   done
-  case $KIOSK in headless | dashboard) ;; *) die "--kiosk must be headless or dashboard, not '$KIOSK'" ;; esac
+  case $KIOSK in "" | headless | dashboard) ;; *) die "--kiosk must be headless or dashboard, not '$KIOSK'" ;; esac
   if [[ -n $BROKER && ! $BROKER =~ ^(embedded|none|mqtts?://.+|wss?://.+)$ ]]; then
     die "--broker '$BROKER' is not mqtt://host:port, mqtts://host:port, embedded or none"
   fi
@@ -417,6 +417,38 @@ prune_releases() {
       run rm -rf "${PREFIX:?}/releases/$r"
     fi
   done < <(cd "$PREFIX/releases" && for d in */.complete; do printf '%s %s\n' "$(cat "$d")" "${d%/.complete}"; done | sort -r | cut -d' ' -f2)
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Install choices (--kiosk, --with-mosquitto) are remembered in $CONF_DIR/setup.conf, so that an update run
+# without them keeps what the first run set up.
+# ---------------------------------------------------------------------------------------------------------------
+load_choices() {
+  local f=$CONF_DIR/setup.conf key value
+  if [[ -r $f ]]; then
+    while IFS='=' read -r key value; do
+      case $key in
+        kiosk) [[ -z $KIOSK && $value =~ ^(headless|dashboard)$ ]] && KIOSK=$value ;;
+        with_mosquitto) [[ -z $WITH_MOSQUITTO && $value =~ ^[01]$ ]] && WITH_MOSQUITTO=$value ;;
+      esac
+    done <"$f"
+  fi
+  KIOSK=${KIOSK:-headless}
+  WITH_MOSQUITTO=${WITH_MOSQUITTO:-0}
+}
+
+save_choices() {
+  local want
+  want=$(printf '# emotion-kiosk setup.sh choices, reused by later runs (edit, or pass the options again)
+kiosk=%s
+with_mosquitto=%s
+' "$KIOSK" "$WITH_MOSQUITTO")
+  if [[ -f $CONF_DIR/setup.conf && $(cat "$CONF_DIR/setup.conf") == "$want" ]]; then
+    ok "choices kept in $CONF_DIR/setup.conf (kiosk=$KIOSK, with_mosquitto=$WITH_MOSQUITTO)"
+  else
+    change "remember kiosk=$KIOSK with_mosquitto=$WITH_MOSQUITTO in $CONF_DIR/setup.conf"
+    if ! ((DRY_RUN)); then printf '%s\n' "$want" >"$CONF_DIR/setup.conf"; fi
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -735,6 +767,7 @@ main() {
     uninstall) uninstall ;;
     rollback) rollback ;;
     install)
+      load_choices
       detect_platform
       install_packages
       install_node
@@ -744,6 +777,7 @@ main() {
       local before=$CHANGES
       write_config
       ((CHANGES > before)) && CONFIG_CHANGED=1
+      save_choices
       ensure_data_dir
       enable_camera
       install_units
