@@ -67,7 +67,7 @@ class KioskMqttSink implements MqttSink {
     private readonly config: KioskConfig,
     private readonly deps: MqttSinkDeps,
   ) {
-    this.log = deps.logger.child('mqtt');
+    this.log = deps.logger;
     this.now = deps.now ?? Date.now;
     this.deviceId = config.mqtt.deviceId ?? defaultDeviceId();
     this.topics = deviceTopics(config.mqtt.topicPrefix, this.deviceId);

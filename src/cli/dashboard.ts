@@ -1,0 +1,41 @@
+/** `emotion-kiosk dashboard`: watch one kiosk or all kiosks under a prefix, live, over MQTT. */
+import type { Command } from 'commander';
+import { runMqttDashboard } from '../dashboard/index.js';
+
+interface DashboardFlags {
+  broker: string;
+  device: string;
+  topicPrefix: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  insecure?: boolean;
+}
+
+export function registerDashboardCommand(program: Command): void {
+  program
+    .command('dashboard')
+    .description('terminal dashboard of one or many kiosks over MQTT (q quit, d/Tab next device, p pause)')
+    .option('--broker <url>', 'mqtt[s]://host:port of the broker the kiosks publish to', 'mqtt://127.0.0.1:1883')
+    .option('--device <id|all>', 'one device id, or all devices under the prefix', 'all')
+    .option('--topic-prefix <prefix>', 'topic prefix the kiosks use', 'emotion-kiosk')
+    .option('--username <user>', 'broker user name')
+    .option('--password <password>', 'broker password (or EMOTION_KIOSK_MQTT_PASSWORD)')
+    .option('--ca <file>', 'CA certificate (PEM) for mqtts://')
+    .option('--insecure', 'mqtts:// without checking the broker certificate')
+    .action(async (f: DashboardFlags) => {
+      if (!/^(mqtts?|wss?):\/\/.+/.test(f.broker)) throw new Error(`--broker ${f.broker}: expected mqtt://host:port or mqtts://host:port`);
+      if (f.device !== 'all' && !/^[A-Za-z0-9_-]+$/.test(f.device)) throw new Error(`--device ${f.device}: letters, digits, _ and - only, or all`);
+      if (/[#+]/.test(f.topicPrefix)) throw new Error(`--topic-prefix ${f.topicPrefix}: no MQTT wildcards (# +)`);
+      if (!process.stdout.isTTY) throw new Error('dashboard needs a terminal (stdout is not a TTY)');
+      await runMqttDashboard({
+        url: f.broker,
+        prefix: f.topicPrefix,
+        device: f.device,
+        username: f.username,
+        password: f.password ?? process.env.EMOTION_KIOSK_MQTT_PASSWORD,
+        ca: f.ca,
+        rejectUnauthorized: !f.insecure,
+      });
+    });
+}

@@ -1,0 +1,78 @@
+/**
+ * The terminal layout (blessed + blessed-contrib), in one file. It places the panels, draws a DashboardState and
+ * maps keys to actions; it holds no data of its own. Works in 80x24 and redraws on resize.
+ *
+ *   header: device, online/offline, devices, broker, PAUSED
+ *   [ emotions entered (bar) ] [ emotion mix over time (line) ]
+ *   [ faces in view          ] [ frame rate, latency, health, broker/outbox ]
+ *   [ events and log                                             ]
+ *   keys
+ */
+import blessed from 'blessed';
+import contrib from 'blessed-contrib';
+import { EMOTIONS, type Emotion } from '../model/labels.js';
+import { facesText, headerText, healthText, logLines, SHORT, type DashboardState } from './model.js';
+
+export interface ViewActions {
+  quit(): void;
+  nextDevice(): void;
+  togglePause(): void;
+}
+
+const COLORS: Record<Emotion, string> = { angry: 'red', disgust: 'green', fear: 'magenta', happy: 'yellow', sad: 'blue', surprise: 'cyan', neutral: 'white' };
+
+export class DashboardView {
+  private readonly screen: blessed.Widgets.Screen;
+  private readonly header: blessed.Widgets.BoxElement;
+  private readonly bar: ReturnType<typeof contrib.bar>;
+  private readonly line: ReturnType<typeof contrib.line>;
+  private readonly faces: blessed.Widgets.BoxElement;
+  private readonly health: blessed.Widgets.BoxElement;
+  private readonly log: blessed.Widgets.BoxElement;
+  private destroyed = false;
+
+  constructor(actions: ViewActions) {
+    this.screen = blessed.screen({ smartCSR: true, title: 'emotion-kiosk dashboard', fullUnicode: false, autoPadding: true });
+    this.header = blessed.box({ parent: this.screen, top: 0, left: 0, width: '100%', height: 1, tags: false, style: { fg: 'black', bg: 'cyan' } });
+    this.bar = contrib.bar({ label: ' Emotions entered ', top: 1, left: 0, width: '50%', height: '45%', barWidth: 3, barSpacing: 5, xOffset: 1, maxHeight: 1, border: { type: 'line' } });
+    this.line = contrib.line({ label: ' Faces per emotion, last 60 s ', top: 1, left: '50%', width: '50%', height: '45%', showLegend: true, legend: { width: 9 }, minY: 0, wholeNumbersOnly: true, border: { type: 'line' } });
+    this.screen.append(this.bar);
+    this.screen.append(this.line);
+    this.faces = blessed.box({ parent: this.screen, label: ' Faces ', top: '45%+1', left: 0, width: '35%', height: '30%', border: { type: 'line' }, tags: false });
+    this.health = blessed.box({ parent: this.screen, label: ' Kiosk ', top: '45%+1', left: '35%', width: '65%', height: '30%', border: { type: 'line' }, tags: false });
+    this.log = blessed.box({ parent: this.screen, label: ' Events ', top: '75%', left: 0, width: '100%', height: '25%-1', border: { type: 'line' }, tags: false });
+    blessed.box({ parent: this.screen, bottom: 0, left: 0, width: '100%', height: 1, content: ' q quit   d/Tab next device   p pause', style: { fg: 'black', bg: 'white' } });
+    this.screen.key(['q', 'C-c', 'escape'], () => actions.quit());
+    this.screen.key(['d', 'tab'], () => actions.nextDevice());
+    this.screen.key(['p', 'space'], () => actions.togglePause());
+    this.screen.on('resize', () => this.screen.render());
+  }
+
+  draw(s: DashboardState): void {
+    if (this.destroyed) return;
+    const d = s.selected ? s.devices.get(s.selected) : undefined;
+    this.header.setContent(headerText(s));
+    const totals = d?.emotionTotals;
+    this.bar.setLabel(` Emotions entered (${d?.eventTotal ?? 0} events) `);
+    this.bar.setData({ titles: EMOTIONS.map((e) => SHORT[e]), data: EMOTIONS.map((e) => totals?.[e] ?? 0) });
+    const mix = d?.mix ?? [];
+    const x = mix.map((_, i) => String(i - mix.length + 1));
+    const maxY = Math.max(1, ...mix.flatMap((m) => EMOTIONS.map((e) => m[e])));
+    (this.line.options as { maxY?: number }).maxY = maxY;
+    this.line.setData(
+      EMOTIONS.map((e) => ({ title: SHORT[e], x: x.length > 0 ? x : ['0'], y: mix.length > 0 ? mix.map((m) => m[e]) : [0], style: { line: COLORS[e] } })),
+    );
+    this.faces.setContent(facesText(d));
+    this.health.setContent(healthText(d));
+    const rows = Math.max(1, (this.log.height as number) - 2);
+    this.log.setContent(logLines(s, rows).join('\n'));
+    this.screen.render();
+  }
+
+  /** Gives the terminal back (cursor, normal screen, echo). Safe to call twice. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.screen.destroy();
+  }
+}

@@ -1,0 +1,85 @@
+/** The dashboard command in a real terminal: tmux 80x24, a real mosquitto, a real kiosk sink publishing. */
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMqttSink, type MqttSink } from '../../src/mqtt/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { faceEvent, frame, kioskConfig, MODEL } from '../mqtt/helpers/fixtures.js';
+import { Mosquitto, tempDir, waitFor } from '../mqtt/helpers/mosquitto.js';
+
+const SOCKET = `ek-dash-${process.pid}`;
+const SESSION = 'dash';
+const root = path.resolve(import.meta.dirname, '../..');
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const screen = () => {
+  try {
+    return tmux('capture-pane', '-p', '-t', SESSION);
+  } catch {
+    return '';
+  }
+};
+const alive = () => {
+  try {
+    tmux('has-session', '-t', SESSION);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+let broker: Mosquitto;
+const dataDir = tempDir('dash');
+before(async () => {
+  broker = await Mosquitto.start();
+});
+after(async () => {
+  try {
+    tmux('kill-server');
+  } catch {
+    /* already gone */
+  }
+  await broker.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('dashboard in tmux (80x24): counts change with events, the device goes offline, p pauses, q quits', { timeout: 90_000 }, async () => {
+  const sink = (await createMqttSink(kioskConfig({ broker: broker.url, deviceId: 'tmuxkiosk', topicPrefix: 'ek', statsIntervalS: 1, homeAssistant: { enabled: false } }, dataDir), { logger: silentLogger, model: MODEL })) as MqttSink;
+  await sink.start();
+  let stopped = false;
+  try {
+    const cmd = `cd ${root} && exec node --import tsx src/cli/main.ts dashboard --broker ${broker.url} --device all --topic-prefix ek`;
+    tmux('new-session', '-d', '-s', SESSION, '-x', '80', '-y', '24', cmd);
+    const s1 = await waitFor(() => (/tmuxkiosk ONLINE/.test(screen()) ? screen() : null), 40_000, `dashboard shows the kiosk online; screen:\n${screen()}`);
+    assert.match(s1, /Emotions entered \(0 events\)/);
+
+    // a camera at ~10 fps while the test runs
+    let n = 1;
+    const camera = setInterval(() => sink.onFrame(frame(n++, [{ id: 1, emotion: 'happy' }, { id: 2, emotion: 'happy' }], Date.now())), 100);
+    after(() => clearInterval(camera));
+    for (let i = 0; i < 3; i++) await sink.onEvent(faceEvent(i, 'appeared', 'happy'));
+    const s2 = await waitFor(() => (/Emotions entered \(3 events\)/.test(screen()) ? screen() : null), 20_000, `3 events; screen:\n${screen()}`);
+    assert.match(s2, /face \d appeared happy 70%/);
+    assert.match(s2, /2 face\(s\) in view/);
+    assert.match(s2, /#1 happy/);
+
+    for (let i = 3; i < 7; i++) await sink.onEvent(faceEvent(i, 'emotion_changed', 'sad'));
+    const s3 = await waitFor(() => (/Emotions entered \(7 events\)/.test(screen()) ? screen() : null), 20_000, `7 events; screen:\n${screen()}`);
+    assert.match(s3, /neutral -> sad/);
+    await waitFor(() => /fps 15\.0  detect 12\.0ms  classify 4\.0ms/.test(screen()), 20_000, `stats (fps) shown; screen:\n${screen()}`);
+    process.stdout.write(`# dashboard screen after 7 events:\n${s3.split('\n').map((l) => `# ${l}`).join('\n')}\n`);
+
+    clearInterval(camera);
+    await sink.stop();
+    stopped = true;
+    await waitFor(() => /tmuxkiosk OFFLINE \(shutdown\)/.test(screen()), 20_000, `offline; screen:\n${screen()}`);
+
+    tmux('send-keys', '-t', SESSION, 'p');
+    await waitFor(() => /PAUSED/.test(screen()), 10_000, 'PAUSED');
+    tmux('send-keys', '-t', SESSION, 'q');
+    await waitFor(() => !alive(), 10_000, 'the dashboard quits on q');
+  } finally {
+    if (!stopped) await sink.stop();
+  }
+});
