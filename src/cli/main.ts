@@ -6,6 +6,7 @@ import { registerConfigCommand } from './config.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerRunCommand } from './run.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerDashboardCommand } from './dashboard.js';
 
 const program = new Command()
   .name('emotion-kiosk')
@@ -17,6 +18,7 @@ registerRunCommand(program);
 registerEvaluateCommand(program);
 registerConfigCommand(program);
 registerDoctorCommand(program);
+registerDashboardCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`emotion-kiosk: ${err instanceof Error ? err.message : String(err)}\n`);
