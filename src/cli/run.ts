@@ -105,12 +105,13 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
     }
   })();
 
-  const source = new ResilientFrameSource(
-    () => createFrameSource(config.source, config.camera, logger.child('camera')),
-    config.camera.retry,
-    logger.child('camera'),
-  );
+  let source: ResilientFrameSource;
   try {
+    source = new ResilientFrameSource(
+      () => createFrameSource(config.source, config.camera, logger.child('camera')),
+      config.camera.retry,
+      logger.child('camera'),
+    );
     await source.open();
   } catch (err) {
     await classifier.close();
