@@ -83,3 +83,37 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
     if (!stopped) await sink.stop();
   }
 });
+
+test('run --dashboard (in-process): shows events and routed log lines, and stop() restores the terminal', { timeout: 60_000 }, async () => {
+  const s = 'inproc';
+  const cmd = `cd ${root} && node --import tsx test/dashboard/helpers/in-process.ts; sleep 30`;
+  tmux('new-session', '-d', '-s', s, '-x', '80', '-y', '24', cmd);
+  const cap = () => {
+    try {
+      return tmux('capture-pane', '-p', '-t', s);
+    } catch {
+      return '';
+    }
+  };
+  try {
+    const shown = await waitFor(() => (/Emotions entered \(5 events\)/.test(cap()) ? cap() : null), 30_000, `in-process dashboard; screen:\n${cap()}`);
+    assert.match(shown, /inproc ONLINE/);
+    assert.match(shown, /#4 surprise/);
+    assert.match(shown, /WARN {2}\[kiosk\] camera hiccup/);
+    // the log line is inside the events panel (a bordered line), not scribbled over the layout
+    assert.ok(shown.split('\n').some((l) => /^x.*camera hiccup.*x$/.test(l)), shown);
+    const pid = tmux('display-message', '-p', '-t', s, '#{pane_pid}').trim();
+    // the pane's shell runs node as its only child: signal that process by its id
+    const child = Number(execFileSync('pgrep', ['-P', pid], { encoding: 'utf8' }).trim().split('\n')[0]);
+    process.kill(child, 'SIGUSR2');
+    const after = await waitFor(() => (/terminal restored/.test(cap()) ? cap() : null), 15_000, `terminal restored; screen:\n${cap()}`);
+    assert.doesNotMatch(after, /Emotions entered/, 'the dashboard left the screen');
+    assert.match(after, /after the dashboard: back on stderr/);
+  } finally {
+    try {
+      tmux('kill-session', '-t', s);
+    } catch {
+      /* gone */
+    }
+  }
+});
