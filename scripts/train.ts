@@ -38,6 +38,8 @@ const program = new Command()
   .option('--dropout <p>', 'dropout before fc1 (training only)', num('--dropout', 0), 0.5)
   .option('--no-augment', 'no augmentation (ablation)')
   .option('--class-weight-power <p>', 'class-imbalance loss weights (count)^-p; 0 = none, 1 = fully balanced', num('--class-weight-power', 0), DEFAULT_TRAIN.classWeightPower)
+  .option('--loc-lr-scale <x>', 'learning-rate multiplier of the attention (localisation) network', num('--loc-lr-scale', 0), DEFAULT_TRAIN.locLrScale)
+  .option('--val-limit-per-class <n>', 'validate on at most n images per class (quick checks only)', num('--val-limit-per-class', 1, true))
   .option('--label-smoothing <x>', 'label smoothing', num('--label-smoothing', 0), DEFAULT_TRAIN.labelSmoothing)
   .option('--patience <n>', 'early stopping: epochs without a better validation accuracy', num('--patience', 1, true), DEFAULT_TRAIN.patience)
   .option('--seed <n>', 'seed of every random stream', num('--seed', 0, true), DEFAULT_TRAIN.seed)
@@ -69,7 +71,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const limit = opts['limitPerClass'] as number | undefined;
   const trainData = await loadFer2013(String(opts['data']), 'train', { limitPerClass: limit });
-  const valData = await loadValidation(String(opts['data']));
+  const valLimit = opts['valLimitPerClass'] as number | undefined;
+  const valData = await loadValidation(String(opts['data']), valLimit ? { limitPerClass: valLimit } : {});
   for (const s of [...trainData.skipped, ...valData.skipped]) log(`skipped ${s}`);
   log(`loaded ${trainData.labels.length} train / ${valData.labels.length} ${valData.split} images in ${((Date.now() - t0) / 1000).toFixed(1)} s (${trainData.skipped.length + valData.skipped.length} skipped)`);
   const result = await train(
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
       patience: opts['patience'] as number,
       classWeightPower: opts['classWeightPower'] as number,
       labelSmoothing: opts['labelSmoothing'] as number,
+      locLrScale: opts['locLrScale'] as number,
       augment: opts['augment'] as boolean,
       resume: Boolean(opts['resume']),
       model: {

@@ -21,6 +21,8 @@ export class AdamW {
     private readonly vars: Map<string, tf.Variable>,
     /** Names that get weight decay. */
     private readonly decayed: Set<string>,
+    /** Per-variable learning-rate multipliers (default 1). */
+    private readonly lrScale: Map<string, number> = new Map(),
     readonly opts: AdamWOptions = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 },
   ) {
     for (const [name, variable] of vars) {
@@ -44,8 +46,9 @@ export class AdamW {
         const v2 = v.mul(beta2).add(g.square().mul(1 - beta2));
         m.assign(m2);
         v.assign(v2);
-        let upd = m2.div(bc1).div(v2.div(bc2).sqrt().add(epsilon)).mul(lr);
-        if (weightDecay > 0 && this.decayed.has(name)) upd = upd.add(p.mul(lr * weightDecay));
+        const plr = lr * (this.lrScale.get(name) ?? 1);
+        let upd = m2.div(bc1).div(v2.div(bc2).sqrt().add(epsilon)).mul(plr);
+        if (weightDecay > 0 && this.decayed.has(name)) upd = upd.add(p.mul(plr * weightDecay));
         p.assign(p.sub(upd));
       }
     });

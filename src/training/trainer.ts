@@ -28,6 +28,12 @@ export interface TrainOptions {
   patience: number;
   classWeightPower: number;
   labelSmoothing: number;
+  /**
+   * Learning-rate multiplier of the attention (localisation) network. Adam moves every parameter by ~lr per step
+   * whatever its gradient's size, and at the full rate theta drifts off the image within an epoch (the warped input
+   * becomes all zeros, its gradient vanishes and the network collapses to a constant); 0.1 keeps it stable.
+   */
+  locLrScale: number;
   augment: boolean;
   resume: boolean;
   model: Partial<ModelConfig>;
@@ -56,6 +62,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, 'run' | 'log' | 'backend'> = {
   patience: 10,
   classWeightPower: 0.5,
   labelSmoothing: 0,
+  locLrScale: 0.1,
   augment: true,
   resume: false,
   model: {},
@@ -157,7 +164,7 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
     if (!ck.state) throw new Error(`${resumeDir} has no state.json: cannot resume`);
     model = ck.model;
     state = ck.state;
-    optimizer = new AdamW(paramsOf(model), decayedOf(model), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+    optimizer = new AdamW(paramsOf(model), decayedOf(model), lrScaleOf(model, opts.locLrScale), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
     if (ck.optimizerState) {
       optimizer.loadState(ck.optimizerState, state.optimizerStep);
       tf.dispose(Object.values(ck.optimizerState));
@@ -169,7 +176,7 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
   } else {
     const cfg = defaultModelConfig({ ...opts.model, normalization: meanStd(trainData.images) });
     model = new DeepEmotion(cfg, mixSeed(opts.seed, 0xc0ffee));
-    optimizer = new AdamW(paramsOf(model), decayedOf(model), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+    optimizer = new AdamW(paramsOf(model), decayedOf(model), lrScaleOf(model, opts.locLrScale), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
     state = {
       epoch: 0,
       optimizerStep: 0,
@@ -314,6 +321,10 @@ function paramsOf(model: DeepEmotion): Map<string, tf.Variable> {
   const m = new Map<string, tf.Variable>();
   for (const s of model.specs) if (s.trainable) m.set(s.name, model.p(s.name));
   return m;
+}
+
+function lrScaleOf(model: DeepEmotion, locScale: number): Map<string, number> {
+  return new Map(model.specs.filter((s) => s.name.startsWith('loc.')).map((s) => [s.name, locScale]));
 }
 
 function decayedOf(model: DeepEmotion): Set<string> {

@@ -129,6 +129,8 @@ export function registerWasmGradientKernels(): void {
     kernelName: 'Conv2DBackpropInput',
     backendName: 'wasm',
     kernelFunc: makeConv2DBackpropInputWasm(stockInput ? (stockInput.kernelFunc as unknown as (a: KernelArgs) => TensorInfo) : null) as unknown as tf.KernelFunc,
+    // the stock kernel (used for strided convolutions) binds its wasm function in its setup
+    ...(stockInput?.setupFunc ? { setupFunc: stockInput.setupFunc } : {}),
   });
   registered = true;
 }
