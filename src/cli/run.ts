@@ -5,6 +5,7 @@ import { ResilientFrameSource } from '../capture/resilient-source.js';
 import { createFrameSource } from '../capture/create-source.js';
 import { SourceError } from '../capture/types.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { createInProcessDashboard, routeLogLine } from '../dashboard/index.js';
 import type { KioskConfig } from '../config/schema.js';
 import { HaarFaceDetector } from '../detection/haar-detector.js';
 import { drawOverlay } from '../display/overlay.js';
@@ -13,7 +14,7 @@ import { createConsoleSink } from '../events/console-sink.js';
 import { formatSummary, writeSummaryJson, type KioskRunSummary } from '../events/summary.js';
 import type { EventSink } from '../events/types.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
-import { createMqttSink } from '../mqtt/index.js';
+import { createMqttSink, type MqttSink } from '../mqtt/index.js';
 import { FaceTracker } from '../pipeline/face-tracker.js';
 import { KioskPipeline, type DisplayPort } from '../pipeline/kiosk-pipeline.js';
 import { createLogger, type Logger } from '../util/logger.js';
@@ -69,10 +70,24 @@ class WindowDisplay implements DisplayPort {
   }
 }
 
-async function startSinks(config: KioskConfig, flags: RunFlags, logger: Logger, model: { name: string; version: string }): Promise<EventSink[]> {
+/** Console or dashboard, and MQTT; started in order. `onQuit`: the dashboard's q key stops the kiosk. */
+async function startSinks(config: KioskConfig, flags: RunFlags, logger: Logger, model: { name: string; version: string }, onQuit: () => void): Promise<EventSink[]> {
+  const mqtt: MqttSink | null = await createMqttSink(config, { logger: logger.child('mqtt'), model });
   const sinks: EventSink[] = [];
-  if (flags.events !== 'none') sinks.push(createConsoleSink(process.stdout, flags.events));
-  const mqtt = await createMqttSink(config, { logger: logger.child('mqtt'), model });
+  if (flags.dashboard) {
+    sinks.push(
+      createInProcessDashboard(config, {
+        logger,
+        onQuit,
+        broker: () => {
+          const s = mqtt?.status();
+          return { connected: s?.connected ?? false, pending: s?.pending ?? 0, dropped: s?.dropped ?? 0 };
+        },
+      }),
+    );
+  } else if (flags.events !== 'none') {
+    sinks.push(createConsoleSink(process.stdout, flags.events));
+  }
   if (mqtt) sinks.push(mqtt);
   for (const sink of sinks) await sink.start?.();
   return sinks;
@@ -86,7 +101,8 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
     if (err instanceof ConfigError) throw new StartupError(err.message);
     throw err;
   }
-  const logger = createLogger(config.logLevel, 'kiosk');
+  // With the dashboard on, log lines go to its panel instead of scribbling over the terminal.
+  const logger = flags.dashboard ? createLogger(config.logLevel, 'kiosk', routeLogLine) : createLogger(config.logLevel, 'kiosk');
 
   const modelPath = config.model.path ?? defaultModelPath;
   let classifier: EmotionClassifier;
@@ -130,7 +146,8 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
   }
 
   const modelRef = { name: manifest.name, version: manifest.version };
-  const sinks = await startSinks(config, flags, logger, modelRef);
+  const abort = new AbortController();
+  const sinks = await startSinks(config, flags, logger, modelRef, () => abort.abort());
   const tracker = new FaceTracker(config.tracking, modelRef, randomUUID);
   const pipeline = new KioskPipeline({
     source,
@@ -143,7 +160,6 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
     detectEveryNthFrame: config.detection.everyNthFrame,
   });
 
-  const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     logger.info(`${sig}: stopping`);
     abort.abort();
@@ -195,6 +211,7 @@ export function registerRunCommand(program: Command): void {
     .option('--broker <url>', 'mqtt[s]://host:port, embedded or none')
     .option('--device-id <id>', 'MQTT device id (default: host name)')
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (default: emotion-kiosk)')
+    .option('--dashboard', 'show the terminal dashboard in this process (q quits the kiosk)')
     .option('--events <format>', 'events on stdout: text, json (one per line) or none', (v) => {
       if (!['text', 'json', 'none'].includes(v)) throw new InvalidArgumentError('expected text, json or none');
       return v;
