@@ -94,7 +94,6 @@ export function discoveryMessages(i: DiscoveryInput): DiscoveryMessage[] {
     payload: JSON.stringify({
       name: en.name,
       unique_id: `${nodeId}_${en.objectId}`,
-      object_id: `${nodeId}_${en.objectId}`,
       ...en.config,
       availability,
       availability_mode: 'latest',
