@@ -20,7 +20,7 @@ export function registerDashboardCommand(program: Command): void {
     .option('--device <id|all>', 'one device id, or all devices under the prefix', 'all')
     .option('--topic-prefix <prefix>', 'topic prefix the kiosks use', 'emotion-kiosk')
     .option('--username <user>', 'broker user name')
-    .option('--password <password>', 'broker password (or EMOTION_KIOSK_MQTT_PASSWORD)')
+    .option('--password <password>', 'broker password (or EMOTION_KIOSK_MQTT__PASSWORD)')
     .option('--ca <file>', 'CA certificate (PEM) for mqtts://')
     .option('--insecure', 'mqtts:// without checking the broker certificate')
     .action(async (f: DashboardFlags) => {
@@ -33,7 +33,7 @@ export function registerDashboardCommand(program: Command): void {
         prefix: f.topicPrefix,
         device: f.device,
         username: f.username,
-        password: f.password ?? process.env.EMOTION_KIOSK_MQTT_PASSWORD,
+        password: f.password ?? process.env.EMOTION_KIOSK_MQTT__PASSWORD,
         ca: f.ca,
         rejectUnauthorized: !f.insecure,
       });

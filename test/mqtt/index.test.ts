@@ -92,6 +92,13 @@ describe('MQTT sink with a real mosquitto', () => {
       const uniq = new Set(disco.map((m) => (m.json as { unique_id: string }).unique_id));
       assert.equal(uniq.size, disco.length, 'unique ids are unique');
       for (const m of col.on(t.availability)) assert.equal(contractErrors('availability', m.json), '');
+
+      // Home Assistant restarts: it announces `online` and the kiosk re-sends its discovery configs and state
+      const happyTopic = 'homeassistant/sensor/emotion_kiosk_kiosk_1/faces_happy/config';
+      const before = col.on(happyTopic).length;
+      const statesBefore = col.on(t.state).length;
+      await col.client.publishAsync('homeassistant/status', 'online');
+      await waitFor(() => col.on(happyTopic).length > before && col.on(t.state).length > statesBefore, 5_000, 'discovery re-sent after homeassistant/status online');
     } finally {
       await sink.stop();
     }
