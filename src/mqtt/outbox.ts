@@ -285,7 +285,7 @@ export class Outbox {
   }
 
   /** Drops the oldest records beyond maxEvents or older than maxAgeMs, with one warning per drop. */
-  private enforceBounds(): void {
+  enforceBounds(): void {
     const now = this.opts.now();
     let ageDrops = 0;
     let countDrops = 0;

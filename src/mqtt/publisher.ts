@@ -86,6 +86,7 @@ export class Publisher {
       for (const topic of this.subscriptions.keys()) client.subscribe(topic, { qos: 1 });
       this.o.onConnect?.();
       for (const [topic, payload] of this.retained) this.sendRetained(topic, payload);
+      this.o.outbox.enforceBounds(); // events that grew too old while the broker was away are not sent
       if (this.o.outbox.size > 0) logger.info(`sending ${this.o.outbox.size} event(s) waiting in the outbox`);
       this.pump();
     });

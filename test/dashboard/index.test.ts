@@ -75,6 +75,18 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
     stopped = true;
     await waitFor(() => /tmuxkiosk OFFLINE \(shutdown\)/.test(screen()), 20_000, `offline; screen:\n${screen()}`);
 
+    // resizes cleanly: larger, then back to 80x24, the layout is redrawn to the new size
+    tmux('resize-window', '-t', SESSION, '-x', '100', '-y', '30');
+    await waitFor(() => {
+      const l = screen().split('\n');
+      return l.length >= 30 && /q quit/.test(l[29] ?? '') && /OFFLINE/.test(l[0] ?? '');
+    }, 10_000, `redrawn at 100x30; screen:\n${screen()}`);
+    tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '24');
+    await waitFor(() => {
+      const l = screen().split('\n');
+      return /q quit/.test(l[23] ?? '') && /Emotions entered \(7 events\)/.test(l[1] ?? '') && l.every((x) => x.length <= 80);
+    }, 10_000, `redrawn at 80x24; screen:\n${screen()}`);
+
     tmux('send-keys', '-t', SESSION, 'p');
     await waitFor(() => /PAUSED/.test(screen()), 10_000, 'PAUSED');
     tmux('send-keys', '-t', SESSION, 'q');
