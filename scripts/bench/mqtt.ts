@@ -23,7 +23,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { quantile } from '../../src/util/stats.js';
 
 const EVENTS = 5_000;
-const ROUNDS = 3;
+const ROUNDS = 4;
 
 export async function benchMqtt(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ek-bench-mqtt-'));
@@ -40,12 +40,14 @@ export async function benchMqtt(): Promise<void> {
 async function throughput(url: string, dir: string): Promise<void> {
   const rates: Record<'durable' | 'memory', number[]> = { durable: [], memory: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const mode of ['memory', 'durable'] as const) rates[mode].push(await onePass(url, path.join(dir, `ob-${mode}-${r}`), mode === 'durable'));
+    // alternate which mode goes first, so warm-up and background load do not favour one
+    const order = r % 2 === 0 ? (['memory', 'durable'] as const) : (['durable', 'memory'] as const);
+    for (const mode of order) rates[mode].push(await onePass(url, path.join(dir, `ob-${mode}-${r}`), mode === 'durable'));
   }
   const med = (xs: number[]) => quantile(xs, 0.5);
   const d = med(rates.durable);
   const m = med(rates.memory);
-  console.log(`mqtt: ${EVENTS} events, QoS 1, end to end to a local mosquitto, median of ${ROUNDS} (fs: ${os.tmpdir()})`);
+  console.log(`mqtt: ${EVENTS} events, QoS 1, end to end to a local mosquitto, median of ${ROUNDS} (outbox in ${dir})`);
   console.log(`  in-memory outbox (baseline): ${m.toFixed(0)} events/s   [${rates.memory.map((x) => x.toFixed(0)).join(', ')}]`);
   console.log(`  durable outbox (fsync'd):    ${d.toFixed(0)} events/s   [${rates.durable.map((x) => x.toFixed(0)).join(', ')}]`);
   console.log(`  ratio durable / in-memory:   ${(d / m).toFixed(2)}  (a kiosk makes a few events/s; 15 fps x 5 faces changing every frame is 75/s)`);
