@@ -224,6 +224,33 @@ test('operator edits survive re-provisioning; keys missing from the file are add
   assert.equal(readFileSync(configFile + '.bak', 'utf8'), edited, 'the version before the merge is kept');
 });
 
+test('an update switches to the new release and --rollback switches back', { timeout: 20 * 60 * 1000 }, () => {
+  // A second release: the bundle unpacked with a different id. Its release directory is pre-seeded from the
+  // first one (same dependencies) so that this test exercises switching, not a second 5-minute addon build.
+  const next = '0.1.0-testupdate';
+  inRoot(['mkdir', '-p', '/root/next']);
+  inRoot(['tar', '-xzf', `/root/${path.basename(bundle)}`, '-C', '/root/next', '--strip-components=1']);
+  writeFileSync(path.join(root, 'root/next/BUNDLE_ID'), next + '\n');
+  inRoot(['cp', '-a', `/opt/emotion-kiosk/releases/${bundleId}`, `/opt/emotion-kiosk/releases/${next}`]);
+  inRoot(['sh', '-c', `echo ${next} > /opt/emotion-kiosk/releases/${next}/BUNDLE_ID`]);
+
+  const update = inRoot(['bash', '/root/next/device/setup.sh'], { allowFail: true });
+  log(`--- setup.sh from the next release (exit ${update.code}) ---\n${update.out}`);
+  assert.equal(update.code, 0);
+  assert.match(update.out, new RegExp(`point /opt/emotion-kiosk/current at releases/${next} \\(was releases/${bundleId}; roll back with --rollback\\)`));
+  assert.equal(readlinkSync(path.join(root, 'opt/emotion-kiosk/current')), `releases/${next}`);
+  assert.equal(readFileSync(path.join(root, 'opt/emotion-kiosk/previous'), 'utf8').trim(), bundleId);
+  assert.match(readFileSync(path.join(root, 'etc/emotion-kiosk/setup.conf'), 'utf8'), /with_mosquitto=1/, 'choices of the first run kept');
+
+  const rollback = inRoot(['bash', '/opt/emotion-kiosk/current/device/setup.sh', '--rollback'], { allowFail: true });
+  log(`--- setup.sh --rollback (exit ${rollback.code}) ---\n${rollback.out}`);
+  assert.equal(rollback.code, 0);
+  assert.equal(readlinkSync(path.join(root, 'opt/emotion-kiosk/current')), `releases/${bundleId}`);
+  assert.equal(readFileSync(path.join(root, 'opt/emotion-kiosk/previous'), 'utf8').trim(), next);
+  const doctor = inRoot(['runuser', '-u', 'emotion-kiosk', '--', 'emotion-kiosk', 'doctor', '--config', '/etc/emotion-kiosk/config.yaml', '--no-camera'], { allowFail: true });
+  assert.equal(doctor.code, 0, `the rolled-back release works:\n${doctor.out}`);
+});
+
 test('--uninstall removes the app, unit and user but keeps config and outbox', { timeout: 10 * 60 * 1000 }, () => {
   const outbox = path.join(root, 'var/lib/emotion-kiosk/outbox');
   mkdirSync(outbox, { recursive: true });
