@@ -44,7 +44,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('dashboard in tmux (80x24): counts change with events, the device goes offline, p pauses, q quits', { timeout: 90_000 }, async () => {
+test('dashboard in tmux (80x24): counts change with events, the device goes offline, d switches devices, resize, p pauses, q quits', { timeout: 90_000 }, async () => {
   const sink = (await createMqttSink(kioskConfig({ broker: broker.url, deviceId: 'tmuxkiosk', topicPrefix: 'ek', statsIntervalS: 1, homeAssistant: { enabled: false } }, dataDir), { logger: silentLogger, model: MODEL })) as MqttSink;
   await sink.start();
   let stopped = false;
@@ -74,6 +74,19 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
     await sink.stop();
     stopped = true;
     await waitFor(() => /tmuxkiosk OFFLINE \(shutdown\)/.test(screen()), 20_000, `offline; screen:\n${screen()}`);
+
+    // a second kiosk under the same prefix: the dashboard lists it, d switches to it
+    const second = (await createMqttSink(kioskConfig({ broker: broker.url, deviceId: 'kiosk_two', topicPrefix: 'ek', homeAssistant: { enabled: false } }, path.join(dataDir, 'two')), { logger: silentLogger, model: MODEL })) as MqttSink;
+    await second.start();
+    try {
+      await waitFor(() => /\[2 devices\]/.test(screen()), 20_000, `2 devices; screen:\n${screen()}`);
+      tmux('send-keys', '-t', SESSION, 'd');
+      await waitFor(() => /^ kiosk_two ONLINE/.test(screen()), 10_000, `switched to kiosk_two; screen:\n${screen()}`);
+      tmux('send-keys', '-t', SESSION, 'd');
+      await waitFor(() => /^ tmuxkiosk OFFLINE/.test(screen()), 10_000, `back to tmuxkiosk; screen:\n${screen()}`);
+    } finally {
+      await second.stop();
+    }
 
     // resizes cleanly: larger, then back to 80x24, the layout is redrawn to the new size
     tmux('resize-window', '-t', SESSION, '-x', '100', '-y', '30');
