@@ -48,6 +48,7 @@ const program = new Command()
     if (Number.isNaN(t)) throw new InvalidArgumentError('--deadline must be an ISO date-time such as 2026-11-25T16:20Z');
     return t;
   })
+  .option('--stop-after <epoch>', 'end this session after this epoch (the schedule still spans --epochs; continue with --resume)', num('--stop-after', 1, true))
   .option('--resume', 'continue <run>/last (same options as the first start are taken from its state.json)')
   .option('--limit-per-class <n>', 'use at most n training images per class (quick checks)', num('--limit-per-class', 1, true))
   .option('--max-batches <n>', 'stop each epoch after n batches (quick checks)', num('--max-batches', 1, true))
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       },
       maxBatchesPerEpoch: opts['maxBatches'] as number | undefined,
       deadline: o['deadline'] as number | undefined,
+      stopAfterEpoch: o['stopAfter'] as number | undefined,
       progressBar: Boolean(process.stdout.isTTY),
       backend,
       log,

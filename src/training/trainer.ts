@@ -43,6 +43,8 @@ export interface TrainOptions {
    * epochs still anneal the learning rate). Stored in state.json as plannedEpochs.
    */
   deadline?: number;
+  /** End this session after this epoch (the schedule still spans `epochs`; continue later with resume). */
+  stopAfterEpoch?: number;
   /** Stop each epoch after this many batches (quick checks, benchmarks). */
   maxBatchesPerEpoch?: number;
   /** Show a progress bar (TTY); otherwise a log line every 10% of an epoch. */
@@ -305,6 +307,10 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
         `macroF1 ${ev.report.macroF1.toFixed(3)} | lr ${lr.toExponential(2)} | ${rec.imagesPerSecond.toFixed(0)} img/s | ${rec.seconds.toFixed(0)} s` +
         (improved ? ' | new best, saved' : ` | best ${(state.bestValAcc * 100).toFixed(2)}% at epoch ${state.bestEpoch}`),
     );
+    if (opts.stopAfterEpoch !== undefined && epoch >= opts.stopAfterEpoch && epoch < plannedEpochs) {
+      log(`stopping after epoch ${epoch} as asked; continue with --resume`);
+      break;
+    }
     if (state.epochsWithoutImprovement >= opts.patience) {
       log(`early stopping: no improvement for ${opts.patience} epochs`);
       stoppedEarly = true;

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { AdamW } from '../../src/training/adamw.js';
+import { NO_AUGMENT } from '../../src/training/augment.js';
+import { initBackend } from '../../src/training/backend.js';
+import { loadCheckpoint } from '../../src/training/checkpoint.js';
+import { loadFer2013, type FerDataset } from '../../src/training/fer2013.js';
+import { DeepEmotion, defaultModelConfig } from '../../src/training/model.js';
+import { DEFAULT_TRAIN, makeBatch, meanStd, train, type TrainOptions } from '../../src/training/trainer.js';
+
+const FER = '/work/shared/fer2013';
+let tmp: string;
+let trainData: FerDataset;
+let valData: FerDataset;
+
+before(async () => {
+  await initBackend('wasm');
+  tmp = await mkdtemp(path.join(tmpdir(), 'trainer-test-'));
+  trainData = await loadFer2013(FER, 'train', { limitPerClass: 6 });
+  valData = await loadFer2013(FER, 'PublicTest', { limitPerClass: 3 });
+});
+
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+test('a few optimiser steps on real faces lower the loss (wasm backend, attention on)', () => {
+  const model = new DeepEmotion(defaultModelConfig({ width: 6, dropout: 0, normalization: meanStd(trainData.images) }), 3);
+  const names = model.specs.filter((s) => s.trainable).map((s) => s.name);
+  const opt = new AdamW(new Map(names.map((n) => [n, model.p(n)])), new Set(), new Map(names.filter((n) => n.startsWith('loc.')).map((n) => [n, 0.1])));
+  const idx = Array.from({ length: trainData.labels.length }, (_, i) => i);
+  const { x, y } = makeBatch(trainData, idx, 1, 1, NO_AUGMENT, model.config.normalization);
+  const xt = tf.tensor4d(x, [idx.length, 48, 48, 1]);
+  const yt = tf.oneHot(tf.tensor1d(y, 'int32'), 7);
+  const losses: number[] = [];
+  for (let step = 0; step < 12; step++) {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(yt, model.forward(xt, true, step, [])) as tf.Scalar, names.map((n) => model.p(n)));
+    opt.apply(new Map(names.map((n) => [n, grads[model.p(n).name]!])), 3e-3);
+    losses.push(value.dataSync()[0]!);
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.ok(losses[losses.length - 1]! < losses[0]! * 0.5, `loss went ${losses.map((l) => l.toFixed(3)).join(' -> ')}`);
+  tf.dispose([xt, yt]);
+  opt.dispose();
+  model.dispose();
+});
+
+function options(run: string, over: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    ...DEFAULT_TRAIN,
+    run,
+    epochs: 3,
+    batchSize: 16,
+    patience: 10,
+    model: { width: 4 },
+    backend: 'wasm',
+    log: () => {},
+    ...over,
+  };
+}
+
+test('an interrupted run resumed from last/ ends exactly where an uninterrupted run does', async () => {
+  const straight = path.join(tmp, 'straight');
+  const r1 = await train(options(straight), trainData, valData);
+  assert.equal(r1.state.epoch, 3);
+  assert.equal(r1.state.history.length, 3);
+
+  // a run of the same 3-epoch schedule that stops after epoch 1 (as a kill after its first checkpoint), then resumes
+  const killed = path.join(tmp, 'killed');
+  await train(options(killed, { stopAfterEpoch: 1 }), trainData, valData);
+  const before = JSON.parse(await readFile(path.join(killed, 'last', 'state.json'), 'utf8')) as { epoch: number };
+  assert.equal(before.epoch, 1);
+  const r2 = await train(options(killed, { resume: true }), trainData, valData);
+  assert.equal(r2.state.epoch, 3);
+  const a = await loadCheckpoint(path.join(straight, 'last'));
+  const b = await loadCheckpoint(path.join(killed, 'last'));
+  for (const s of a.model.specs) {
+    const diff = tf.sub(a.model.p(s.name), b.model.p(s.name)).abs().max().dataSync()[0]!;
+    assert.ok(diff === 0, `${s.name} differs by ${diff} after resume`);
+  }
+  assert.deepEqual(
+    r2.state.history.map((h) => h.valAccFlip),
+    r1.state.history.map((h) => h.valAccFlip),
+  );
+  a.model.dispose();
+  b.model.dispose();
+});
+
+test('best/ holds eval.json and a checkpoint that loads for inference (NHWC, probabilities)', async () => {
+  const run = path.join(tmp, 'straight');
+  const best = await loadCheckpoint(path.join(run, 'best'));
+  const evalJson = JSON.parse(await readFile(path.join(run, 'best', 'eval.json'), 'utf8')) as { flip: { n: number; confusion: number[][] } };
+  assert.equal(evalJson.flip.n, valData.labels.length);
+  const x = tf.zeros([2, 48, 48, 1]) as tf.Tensor4D;
+  const p = best.model.predict(x, true);
+  assert.deepEqual(p.shape, [2, 7]);
+  const sums = p.sum(1).dataSync();
+  for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5);
+  best.model.dispose();
+});
