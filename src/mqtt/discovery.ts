@@ -110,8 +110,8 @@ function statsSensor(i: DiscoveryInput, objectId: string, name: string, tpl: str
     name,
     config: {
       state_topic: i.topics.stats,
-      // stats values may be null (no sensor): report "unknown" rather than 0
-      value_template: `{% set v = ${tpl.slice(3, -3).trim()} %}{{ v if v is not none else 'unknown' }}`,
+      // a null value (no such sensor on this device) renders as `None`, which Home Assistant shows as unknown
+      value_template: tpl,
       state_class: 'measurement',
       entity_category: 'diagnostic',
       ...extra,

@@ -62,6 +62,7 @@ class KioskMqttSink implements MqttSink {
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt: number;
   private url = '';
+  private everConnected = false;
 
   constructor(
     private readonly config: KioskConfig,
@@ -128,6 +129,9 @@ class KioskMqttSink implements MqttSink {
         // availability first: the state and discovery that follow describe an online device
         publisher.publishNow(this.topics.availability, JSON.stringify(availabilityPayload(this.deviceId, 'online', { timestamp: this.now() })), true);
         for (const d of discovery) publisher.publishNow(d.topic, d.payload, true);
+        // fresh stats (broker connected, outbox backlog) rather than the ones kept from before an outage
+        if (this.everConnected) void this.publishStats();
+        this.everConnected = true;
       },
     });
     this.publisher = publisher;

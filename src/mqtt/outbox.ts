@@ -190,22 +190,20 @@ export class Outbox {
   }
 
   private async writeLoop(): Promise<void> {
-    {
-      while (this.batch.length > 0) {
-        const batch = this.batch;
-        this.batch = [];
-        try {
-          if (this.opts.durable) await this.writeBatch(batch.map((b) => b.rec));
-        } catch (err) {
-          const e = new OutboxError(`outbox: cannot write to ${this.opts.dir}: ${(err as Error).message}`);
-          for (const b of batch) b.reject(e);
-          continue;
-        }
-        for (const b of batch) this.pending.push(b.rec);
-        this.enforceBounds();
-        for (const b of batch) b.resolve(b.rec);
-        for (const fn of this.listeners) fn();
+    while (this.batch.length > 0) {
+      const batch = this.batch;
+      this.batch = [];
+      try {
+        if (this.opts.durable) await this.writeBatch(batch.map((b) => b.rec));
+      } catch (err) {
+        const e = new OutboxError(`outbox: cannot write to ${this.opts.dir}: ${(err as Error).message}`);
+        for (const b of batch) b.reject(e);
+        continue;
       }
+      for (const b of batch) this.pending.push(b.rec);
+      this.enforceBounds();
+      for (const b of batch) b.resolve(b.rec);
+      for (const fn of this.listeners) fn();
     }
   }
 
