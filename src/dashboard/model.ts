@@ -158,7 +158,7 @@ export function headerText(s: DashboardState): string {
   const d = s.selected ? s.devices.get(s.selected) : undefined;
   const status = !d ? 'waiting for a kiosk' : d.online === null ? 'UNKNOWN' : d.online ? 'ONLINE' : `OFFLINE${d.offlineReason ? ` (${d.offlineReason})` : ''}`;
   const n = s.devices.size;
-  const src = s.source.connected ? s.source.label : `${s.source.label} (${s.source.error ?? 'connecting'})`;
+  const src = s.source.connected ? s.source.label : `${s.source.label} (${s.source.error ? 'NOT CONNECTED, see log' : 'connecting'})`;
   return ` ${d ? d.deviceId : '-'} ${status}  [${n} device${n === 1 ? '' : 's'}]  ${src}${s.paused ? '  PAUSED' : ''}`;
 }
 

@@ -76,8 +76,9 @@ export function redactUrl(url: string): string {
 }
 
 /** What went wrong connecting, in words an operator can act on. */
-export function describeConnectionError(err: Error & { code?: string | number }, url: string): string {
+export function describeConnectionError(err: Error & { code?: string | number }, url: string, role: 'publisher' | 'subscriber' = 'publisher'): string {
   const where = redactUrl(url);
+  const waiting = role === 'publisher' ? '; retrying, events wait in the outbox' : '; retrying';
   const code = err.code;
   if (code === 4 || code === 134 || /bad user ?name or password/i.test(err.message)) {
     return `broker ${where} refused the login: bad username or password (check mqtt.username / mqtt.password)`;
@@ -85,10 +86,10 @@ export function describeConnectionError(err: Error & { code?: string | number },
   if (code === 5 || code === 135 || /not authori[sz]ed/i.test(err.message)) {
     return `broker ${where} refused the connection: not authorized (check the credentials and the broker's ACL)`;
   }
-  if (code === 'ECONNREFUSED') return `broker ${where} is not accepting connections (is it running? right host and port?); retrying, events wait in the outbox`;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `broker host in ${where} cannot be resolved (DNS); retrying, events wait in the outbox`;
+  if (code === 'ECONNREFUSED') return `broker ${where} is not accepting connections (is it running? right host and port?)${waiting}`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `broker host in ${where} cannot be resolved (DNS)${waiting}`;
   if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return `broker ${where} is unreachable (${code}: network down?); retrying, events wait in the outbox`;
+    return `broker ${where} is unreachable (${code}: network down?)${waiting}`;
   }
   if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/i.test(code)) {
     return `TLS to ${where} failed: ${err.message} (${code}); check mqtt.ca (the CA that signed the broker's certificate) and the host name`;

@@ -53,7 +53,7 @@ export function subscribeKiosks(o: SubscriberOptions, h: SubscriberHandlers): Ki
     h.onStatus({ connected: true, url, error: null });
   });
   client.on('error', (err) => {
-    lastError = describeConnectionError(err, o.url);
+    lastError = describeConnectionError(err, o.url, 'subscriber');
     h.onStatus({ connected: false, url, error: lastError });
   });
   client.on('close', () => {

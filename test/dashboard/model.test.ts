@@ -72,3 +72,12 @@ test('emotion mix samples the faces per emotion; health text shows missing senso
   assert.match(h, /up 1h02m {2}broker DISCONNECTED/);
   assert.match(h, /outbox 3 waiting, 2 DROPPED/);
 });
+
+test('a broker problem shows in the header and, in full, in the log', () => {
+  const s = createDashboardState('all', 'mqtt://h:1 ek/+');
+  setSource(s, false, 'broker mqtt://h:1 is not accepting connections (is it running? right host and port?); retrying', 5);
+  assert.match(headerText(s), /waiting for a kiosk .*mqtt:\/\/h:1 ek\/\+ \(NOT CONNECTED, see log\)/);
+  assert.match(logLines(s, 5)[0]!, /is not accepting connections .*; retrying$/);
+  setSource(s, true, null, 6);
+  assert.match(logLines(s, 5)[1]!, /connected to mqtt:\/\/h:1 ek\/\+/);
+});
