@@ -16,7 +16,7 @@ function write(name: string, text: string): string {
 test('defaults come from the schema', () => {
   const { config } = loadConfig({ env: {} });
   assert.equal(config.source, '0');
-  assert.equal(config.detection.scaleFactor, 1.1);
+  assert.equal(config.detection.scaleFactor, 1.15);
   assert.equal(config.mqtt.broker, 'embedded');
   assert.equal(config.tracking.confirmFrames, 2);
 });
