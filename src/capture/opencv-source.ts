@@ -21,6 +21,13 @@ export interface OpenCvSourceOptions {
   /** Extra sentence for errors (what to check). */
   hint: (what: string) => string;
   logger: Logger;
+  /**
+   * Live sources (camera, stream, pipeline): a read that takes longer than this is a stalled device and fails
+   * (retryable). OpenCV cannot cancel a blocked read, so that capture is abandoned and released when the read returns.
+   * Default 10 s; the first frame gets `firstFrameTimeoutMs` (default 20 s: network streams and sensors start slowly).
+   */
+  stallTimeoutMs?: number;
+  firstFrameTimeoutMs?: number;
 }
 
 export class OpenCvFrameSource implements FrameSource {
@@ -59,10 +66,9 @@ export class OpenCvFrameSource implements FrameSource {
     }
     let first: Mat;
     try {
-      first = await cap.readAsync();
+      first = await this.readMat(cap, this.options.firstFrameTimeoutMs ?? 20_000);
     } catch (err) {
-      cap.release();
-      this.cap = undefined;
+      this.abandonOrRelease(cap);
       throw new SourceError(`${this.description} opened but reading its first frame failed (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
     }
     if (first.empty) {
@@ -89,11 +95,16 @@ export class OpenCvFrameSource implements FrameSource {
   async read(): Promise<Frame | null> {
     if (this.closed) return null;
     const cap = this.cap;
-    if (!cap) throw new SourceError(`${this.description}: read() before open()`, false);
+    if (!cap) throw new SourceError(`${this.description} is not open (not opened yet, or closed after a failure)`, false);
     let mat = this.pending;
     this.pending = undefined;
     if (!mat) {
-      mat = await this.readMat(cap);
+      try {
+        mat = await this.readMat(cap, this.options.stallTimeoutMs ?? 10_000);
+      } catch (err) {
+        if (this.cap === cap) this.abandonOrRelease(cap);
+        throw err;
+      }
       if (mat.empty) {
         if (this.closed) return null;
         const { target, camera, logger } = this.options;
@@ -104,7 +115,7 @@ export class OpenCvFrameSource implements FrameSource {
         logger.debug(`${this.description}: end after ${this.index} frames, looping`);
         cap.reset();
         this.pacer?.reset();
-        mat = await this.readMat(cap);
+        mat = await this.readMat(cap, this.options.stallTimeoutMs ?? 10_000);
         if (mat.empty) throw new SourceError(`${this.description}: no frame after looping back to the start`, false);
       }
       mat = toBgr(mat);
@@ -118,20 +129,53 @@ export class OpenCvFrameSource implements FrameSource {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.reading) await this.reading.catch(() => undefined);
-    this.cap?.release();
-    this.cap = undefined;
     this.pending = undefined;
+    const cap = this.cap;
+    this.cap = undefined;
+    if (cap) this.abandonOrRelease(cap);
   }
 
-  private async readMat(cap: VideoCapture): Promise<Mat> {
-    this.reading = cap.readAsync();
+  /** Releases the capture now, or (while a read is blocked inside OpenCV) as soon as that read returns. */
+  private abandonOrRelease(cap: VideoCapture): void {
+    if (this.cap === cap) this.cap = undefined;
+    const reading = this.reading;
+    if (!reading) {
+      cap.release();
+      return;
+    }
+    this.options.logger.debug(`${this.description}: a read is still running inside OpenCV; releasing the capture when it returns`);
+    void reading.then(
+      () => cap.release(),
+      () => cap.release(),
+    );
+  }
+
+  private async readMat(cap: VideoCapture, timeoutMs: number): Promise<Mat> {
+    const live = this.options.target.kind !== 'file';
+    const reading = cap.readAsync();
+    this.reading = reading;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await this.reading;
+      if (!live) return await reading;
+      return await Promise.race([
+        reading,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new SourceError(`${this.description}: no frame for ${(timeoutMs / 1000).toFixed(1)} s (device stalled or stream stopped sending)`, true)),
+            timeoutMs,
+          );
+        }),
+      ]);
     } catch (err) {
-      throw new SourceError(`${this.description}: reading a frame failed (${errorText(err)})`, this.options.target.kind !== 'file');
+      if (err instanceof SourceError) throw err;
+      throw new SourceError(`${this.description}: reading a frame failed (${errorText(err)})`, live);
     } finally {
-      this.reading = undefined;
+      clearTimeout(timer);
+      // A read that lost the race stays registered until it really returns, so the capture is not released under it.
+      void reading.then(
+        () => this.reading === reading && (this.reading = undefined),
+        () => this.reading === reading && (this.reading = undefined),
+      );
     }
   }
 

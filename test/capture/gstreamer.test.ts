@@ -3,6 +3,19 @@ import assert from 'node:assert/strict';
 import { gstreamerMissingMessage, jetsonCsiPipeline, parseVideoBackends } from '../../src/capture/gstreamer.js';
 import { parseSourceSpec } from '../../src/capture/source-spec.js';
 import { cv } from '../../src/vision/opencv.js';
+import { createFrameSource } from '../../src/capture/create-source.js';
+import { SourceError, type Frame } from '../../src/capture/types.js';
+import { configSchema } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/util/logger.js';
+
+const camera = configSchema.parse({}).camera;
+
+const isSourceError = (re: RegExp, retryable?: boolean) => (e: unknown) => {
+  assert.ok(e instanceof SourceError, `expected SourceError, got ${String(e)}`);
+  assert.match(e.message, re);
+  if (retryable !== undefined) assert.equal(e.retryable, retryable, `retryable for: ${e.message}`);
+  return true;
+};
 
 test('jetsonCsiPipeline builds the nvarguscamerasrc pipeline OpenCV opens with CAP_GSTREAMER', () => {
   assert.equal(
@@ -38,3 +51,22 @@ test("this machine's OpenCV reports its video backends", () => {
   assert.equal(b.ffmpeg, true, 'the project needs the FFmpeg backend for files and streams');
   assert.equal(typeof b.gstreamer, 'boolean');
 });
+
+// Real GStreamer pipelines (videotestsrc from gstreamer1.0-plugins-base) through OpenCV's GStreamer backend.
+
+test('a GStreamer pipeline is opened with the GStreamer backend', async () => {
+  const pipeline = 'videotestsrc pattern=smpte ! videoconvert ! video/x-raw, format=BGR, width=320, height=240 ! appsink';
+  const src = createFrameSource(pipeline, camera, silentLogger);
+  await src.open();
+  const frames: Frame[] = [];
+  for (let i = 0; i < 12; i++) frames.push((await src.read())!);
+  assert.deepEqual(frames.map((f) => f.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual([frames[0]!.mat.cols, frames[0]!.mat.rows, frames[0]!.mat.type], [320, 240, cv.CV_8UC3]);
+  // GStreamer's SMPTE colour bars: the left bar is white, the second yellow (B low, G and R high).
+  const [b0, g0, r0] = frames[0]!.mat.atRaw(120, 10) as unknown as number[];
+  const [b1, g1, r1] = frames[0]!.mat.atRaw(120, 60) as unknown as number[];
+  assert.ok(b0! > 235 && g0! > 235 && r0! > 235, `white bar ${b0},${g0},${r0}`);
+  assert.ok(b1! < 30 && g1! > 160 && r1! > 160, `yellow bar ${b1},${g1},${r1}`);
+  await src.close();
+});
+

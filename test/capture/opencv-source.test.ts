@@ -1,0 +1,193 @@
+/** OpenCV-backed sources through createFrameSource, on real media: Megamind.avi, a real HTTP stream, real GStreamer. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFrameSource } from '../../src/capture/create-source.js';
+import { OpenCvFrameSource } from '../../src/capture/opencv-source.js';
+import { SourceError, type Frame, type FrameSource } from '../../src/capture/types.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createLogger, silentLogger } from '../../src/util/logger.js';
+import { cv } from '../../src/vision/opencv.js';
+import { MEGAMIND } from './fixtures.js';
+
+const camera = configSchema.parse({}).camera;
+
+async function readAll(src: FrameSource, limit = 10_000): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for (let f = await src.read(); f !== null && frames.length < limit; f = frames.length < limit ? await src.read() : null) frames.push(f);
+  return frames;
+}
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'capture-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const isSourceError = (re: RegExp, retryable?: boolean) => (e: unknown) => {
+  assert.ok(e instanceof SourceError, `expected SourceError, got ${String(e)}`);
+  assert.match(e.message, re);
+  if (retryable !== undefined) assert.equal(e.retryable, retryable, `retryable for: ${e.message}`);
+  return true;
+};
+
+test('a video file delivers every frame as BGR with counting indexes, then null', async () => {
+  const lines: string[] = [];
+  const src = createFrameSource(MEGAMIND, camera, createLogger('info', '', (l) => lines.push(l)));
+  await src.open();
+  assert.match(src.description, /^video file .*Megamind\.avi \(FFmpeg backend\)$/);
+  assert.ok(Math.abs(src.fps! - 23.976) < 0.01, `fps ${src.fps}`);
+  const before = Date.now();
+  const frames = await readAll(src);
+  assert.equal(frames.length, 270);
+  frames.forEach((f, i) => assert.equal(f.index, i));
+  const m = frames[100]!.mat;
+  assert.deepEqual([m.cols, m.rows, m.type], [720, 528, cv.CV_8UC3]);
+  assert.ok(frames.every((f, i) => f.timestamp >= before && (i === 0 || f.timestamp >= frames[i - 1]!.timestamp)));
+  assert.equal(await src.read(), null, 'stays at the end');
+  await src.close();
+  assert.ok(lines.some((l) => /opened video file .* 720x528 @ 23\.98 fps/.test(l)), lines.join('\n'));
+});
+
+test('loop: the file starts over at the end and the frame after the last is the first again', async () => {
+  const src = createFrameSource(MEGAMIND, { ...camera, loop: true }, silentLogger);
+  await src.open();
+  const frames = await readAll(src, 275);
+  assert.equal(frames.length, 275);
+  assert.equal(frames[272]!.index, 272);
+  const diff = frames[270]!.mat.absdiff(frames[0]!.mat).sum();
+  assert.deepEqual([diff.x, diff.y, diff.z], [0, 0, 0], 'frame 270 is frame 0 again');
+  await src.close();
+});
+
+test('realtime: a file is paced and still delivers every frame', async () => {
+  const lines: string[] = [];
+  const src = createFrameSource(MEGAMIND, { ...camera, realtime: true }, createLogger('info', '', (l) => lines.push(l)));
+  await src.open();
+  const frames = await readAll(src, 5);
+  assert.deepEqual(frames.map((f) => f.index), [0, 1, 2, 3, 4]);
+  assert.ok(lines.some((l) => /paced in real time/.test(l)));
+  await src.close();
+});
+
+test('a missing file is a clear, non-retryable error before anything opens', () => {
+  assert.throws(() => createFrameSource('/no/such/dir/video.avi', camera, silentLogger), isSourceError(/video file not found: \/no\/such\/dir\/video\.avi/, false));
+});
+
+test('a file that is not a video: cannot open, names the file and the backend', async (t) => {
+  const path = join(tempDir(t), 'garbage.avi');
+  writeFileSync(path, Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 7919) % 251)));
+  const src = createFrameSource(path, camera, silentLogger);
+  await assert.rejects(src.open(), isSourceError(new RegExp(`cannot open video file ${path} \\(FFmpeg backend\\).*ffprobe ${path}`), false));
+});
+
+test('a corrupt video (real AVI header, garbage data): the first frame cannot be decoded', async (t) => {
+  const path = join(tempDir(t), 'corrupt.avi');
+  const bytes = readFileSync(MEGAMIND);
+  for (let i = 8192; i < bytes.length; i++) bytes[i] = (i * 131) & 0xff;
+  writeFileSync(path, bytes);
+  const src = createFrameSource(path, camera, silentLogger);
+  await assert.rejects(src.open(), isSourceError(/opened but its first frame cannot be decoded \(corrupt or unsupported video\)/, false));
+});
+
+test('an unknown camera index names the index, the device and what to check', async () => {
+  const src = createFrameSource('57', camera, silentLogger);
+  assert.equal(src.description, 'V4L2 camera index 57 (/dev/video57)');
+  await assert.rejects(
+    src.open(),
+    isSourceError(/cannot open V4L2 camera index 57 \(\/dev\/video57\).*\/dev\/video57 does not exist.*ls \/dev\/video\*.*video group/, true),
+  );
+  const byPath = createFrameSource('/dev/video57', camera, silentLogger);
+  await assert.rejects(byPath.open(), isSourceError(/\/dev\/video57/, true));
+});
+
+/**
+ * Serves one file over HTTP from a child process (OpenCV opens streams synchronously, so a server on this event loop
+ * could not answer). With `stallAfterBytes` it sends that much and then holds the connection open without sending:
+ * a stream that stopped.
+ */
+async function serveFile(t: { after: (fn: () => Promise<void>) => void }, path: string, stallAfterBytes = 0): Promise<string> {
+  const script = `
+    const http = require('node:http'), fs = require('node:fs');
+    const [path, stall] = [process.argv[1], Number(process.argv[2])];
+    const size = fs.statSync(path).size;
+    const server = http.createServer((req, res) => {
+      if (stall > 0) {
+        res.writeHead(200, { 'content-type': 'video/x-msvideo', 'content-length': size });
+        res.write(fs.readFileSync(path).subarray(0, stall)); // ...and never the rest
+        return;
+      }
+      const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range || '');
+      const start = range ? Number(range[1]) : 0, end = range && range[2] ? Number(range[2]) : size - 1;
+      res.writeHead(range ? 206 : 200, Object.assign({ 'content-type': 'video/x-msvideo', 'accept-ranges': 'bytes', 'content-length': end - start + 1 },
+        range ? { 'content-range': 'bytes ' + start + '-' + end + '/' + size } : {}));
+      fs.createReadStream(path, { start, end }).pipe(res);
+    });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', script, path, String(stallAfterBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    child.kill();
+    await once(child, 'exit').catch(() => undefined);
+  });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return `http://127.0.0.1:${line.toString().trim()}/Megamind.avi`;
+}
+
+test('an HTTP stream is read through FFmpeg; when it ends the failure is retryable (a live stream dropped)', async (t) => {
+  const url = await serveFile(t, MEGAMIND);
+  const src = createFrameSource(url, camera, silentLogger);
+  await src.open();
+  assert.equal(src.description, `network stream ${url} (FFmpeg backend)`);
+  let n = 0;
+  await assert.rejects(async () => {
+    for (;;) {
+      await src.read();
+      n++;
+    }
+  }, isSourceError(/network stream .* stopped delivering frames after 270/, true));
+  assert.equal(n, 270);
+  await src.close();
+});
+
+test('a stream that stops sending fails with a retryable "no frame" error instead of hanging the kiosk', async (t) => {
+  const url = await serveFile(t, MEGAMIND, 300_000); // about a quarter of the file, then silence
+  const lines: string[] = [];
+  const src = new OpenCvFrameSource({
+    target: { kind: 'url', url, redacted: url },
+    camera,
+    hint: () => '',
+    logger: createLogger('debug', '', (l) => lines.push(l)),
+    stallTimeoutMs: 1500,
+  });
+  await src.open();
+  let n = 0;
+  await assert.rejects(async () => {
+    for (;;) {
+      await src.read();
+      n++;
+    }
+  }, isSourceError(/network stream .*: no frame for 1\.5 s \(device stalled or stream stopped sending\)/, true));
+  assert.ok(n > 10 && n < 270, `${n} frames before the stall`);
+  assert.ok(lines.some((l) => /releasing the capture when it returns/.test(l)), 'the blocked capture is released later, not under the read');
+  await assert.rejects(src.read(), isSourceError(/is not open/), 'after a failure the source must be reopened');
+  await src.close();
+});
+
+test('an unreachable stream fails at open, naming the URL without its password', async () => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const src = createFrameSource(`http://kiosk:hunter2@127.0.0.1:${port}/live.mjpg`, camera, silentLogger);
+  await assert.rejects(src.open(), (e: unknown) => {
+    isSourceError(new RegExp(`cannot open network stream http://kiosk:\\*\\*\\*@127\\.0\\.0\\.1:${port}/live\\.mjpg.*ffprobe`), true)(e);
+    assert.doesNotMatch((e as Error).message, /hunter2/);
+    return true;
+  });
+});
