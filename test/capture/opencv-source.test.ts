@@ -61,7 +61,7 @@ test('loop: the file starts over at the end and the frame after the last is the 
   const frames = await readAll(src, 275);
   assert.equal(frames.length, 275);
   assert.equal(frames[272]!.index, 272);
-  const diff = frames[270]!.mat.absdiff(frames[0]!.mat).sum();
+  const diff = frames[270]!.mat.absdiff(frames[0]!.mat).sum() as unknown as { x: number; y: number; z: number };
   assert.deepEqual([diff.x, diff.y, diff.z], [0, 0, 0], 'frame 270 is frame 0 again');
   await src.close();
 });
