@@ -23,6 +23,8 @@ export type Range = { min: number; max: number };
 
 export interface QuantizeOptions {
   attentionWeights?: 'int8' | 'float';
+  /** Activation tensors to leave in float (like ORT's nodes_to_exclude, by tensor name). */
+  floatActivations?: readonly string[];
 }
 
 export interface QuantizeSummary {
@@ -59,6 +61,7 @@ export function tensorsToCalibrate(g: OnnxGraph): string[] {
 /** Returns a new graph in QDQ form; the input graph is not modified. */
 export function quantizeGraph(src: OnnxGraph, ranges: ReadonlyMap<string, Range>, opts: QuantizeOptions = {}): { graph: OnnxGraph; summary: QuantizeSummary } {
   const attentionWeights = opts.attentionWeights ?? 'int8';
+  const keepFloat = new Set(opts.floatActivations ?? []);
   // Work on copies of the node list (node objects are copied where changed).
   let nodes: GraphNode[] = src.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const initializers = new Map(src.initializers.map((t) => [t.name, t]));
@@ -79,7 +82,7 @@ export function quantizeGraph(src: OnnxGraph, ranges: ReadonlyMap<string, Range>
       const consumersOfX = idx.consumers.get(x) ?? [];
       const consumersOfY = idx.consumers.get(y) ?? [];
       if (!prod || !WEIGHTED.has(prod.opType) || inAttention(prod) || consumersOfX.length !== 1 || graphOutputs.has(x)) continue;
-      if (graphOutputs.has(y) || consumersOfY.length === 0 || !consumersOfY.every(isQuantOp) || !ranges.has(y)) continue;
+      if (graphOutputs.has(y) || keepFloat.has(y) || consumersOfY.length === 0 || !consumersOfY.every(isQuantOp) || !ranges.has(y)) continue;
       prod.outputs[0] = y;
       drop.add(n);
       summary.fusedRelus.push(n.name);
@@ -94,7 +97,7 @@ export function quantizeGraph(src: OnnxGraph, ranges: ReadonlyMap<string, Range>
   // 2. Choose the activation tensors to quantize and their parameters, in topological order.
   const candidates = [...src.inputs.map((i) => i.name), ...nodes.flatMap((n) => n.outputs)];
   for (const t of candidates) {
-    if (initializers.has(t) || graphOutputs.has(t)) continue;
+    if (initializers.has(t) || graphOutputs.has(t) || keepFloat.has(t)) continue;
     const consumers = idx.consumers.get(t) ?? [];
     if (consumers.length === 0 || !consumers.every(isQuantOp)) continue;
     const prod = idx.producer.get(t);
@@ -113,7 +116,7 @@ export function quantizeGraph(src: OnnxGraph, ranges: ReadonlyMap<string, Range>
     if (!PASS_THROUGH.has(n.opType) || inAttention(n)) continue;
     const pin = params.get(n.inputs[0]!);
     const pout = params.get(n.outputs[0]!);
-    if (pin && !pout && !graphOutputs.has(n.outputs[0]!)) {
+    if (pin && !pout && !graphOutputs.has(n.outputs[0]!) && !keepFloat.has(n.outputs[0]!)) {
       // output consumed by a float op: still quantize it (same params) so the int8 chain is not broken mid-way
       params.set(n.outputs[0]!, pin);
     }
