@@ -3,11 +3,12 @@
  * unknown protocol, a GStreamer pipeline without appsink or without GStreamer in OpenCV) throw SourceError here;
  * devices and programs are tried in open().
  */
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { cv } from '../vision/opencv.js';
-import { gstreamerMissingMessage, parseVideoBackends } from './gstreamer.js';
+import { checkGstElements, gstreamerMissingMessage, missingElementsMessage, parseVideoBackends } from './gstreamer.js';
 import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, STREAM_HINT, describeDeviceNode, redactUrl } from './hints.js';
 import { OpenCvFrameSource } from './opencv-source.js';
 import { RaspistillFrameSource } from './raspistill-source.js';
@@ -40,6 +41,13 @@ export function createFrameSource(spec: string, camera: KioskConfig['camera'], l
     case 'gstreamer': {
       const backends = parseVideoBackends(cv.getBuildInformation());
       if (!backends.gstreamer) throw new SourceError(gstreamerMissingMessage(parsed.pipeline, backends.gstreamerDetail), false);
+      const elements = checkGstElements(parsed.pipeline, gstElementExists);
+      if (elements.checked && elements.missing.length > 0) throw new SourceError(missingElementsMessage(parsed.pipeline, elements.missing), false);
+      if (!elements.checked) {
+        log.warn(
+          'gst-inspect-1.0 (package gstreamer1.0-tools) is not installed, so the pipeline\'s elements were not checked: if the kiosk hangs while opening it, an element is missing',
+        );
+      }
       return new OpenCvFrameSource({ target: parsed, camera, logger: log, hint: () => GSTREAMER_HINT });
     }
     case 'rpicam':
@@ -47,6 +55,13 @@ export function createFrameSource(spec: string, camera: KioskConfig['camera'], l
     case 'raspistill':
       return new RaspistillFrameSource({ width: camera.width, height: camera.height, fps: camera.fps, logger: log });
   }
+}
+
+/** `gst-inspect-1.0 --exists NAME`: exit 0 = installed, 1 = not; undefined when the tool is missing. */
+function gstElementExists(name: string): boolean | undefined {
+  const r = spawnSync('gst-inspect-1.0', ['--exists', name], { stdio: 'ignore', timeout: 10_000 });
+  if (r.error) return undefined;
+  return r.status === 0;
 }
 
 function statPath(path: string): PathKind {

@@ -15,6 +15,50 @@
  * (`sudo systemctl restart nvargus-daemon`).
  */
 
+/**
+ * Element factory names in a gst-launch style pipeline: the first word of each "!"-separated part, skipping caps
+ * ("video/x-raw, …") and references to named elements ("t." after a tee). Pure.
+ */
+export function pipelineElements(pipeline: string): string[] {
+  const names: string[] = [];
+  for (const part of pipeline.split('!')) {
+    const first = part.trim().split(/\s+/)[0] ?? '';
+    if (first === '' || first.includes('/') || first.endsWith('.') || first.includes('=')) continue;
+    const name = first.replace(/[(),]+$/, '');
+    if (/^[A-Za-z0-9_-]+$/.test(name) && !names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+export type ElementCheck = { checked: false } | { checked: true; missing: string[] };
+
+/**
+ * Asks GStreamer (gst-inspect-1.0, package gstreamer1.0-tools) which elements are not installed. This runs before
+ * OpenCV sees the pipeline because OpenCV 4.6 can block forever opening a pipeline whose source element does not
+ * exist (nvarguscamerasrc on a machine that is not a Jetson, a typo): the kiosk would hang at start instead of
+ * saying why. `exists` is injected for tests; it returns undefined when gst-inspect-1.0 itself is missing.
+ */
+export function checkGstElements(pipeline: string, exists: (element: string) => boolean | undefined): ElementCheck {
+  const missing: string[] = [];
+  for (const name of pipelineElements(pipeline)) {
+    const found = exists(name);
+    if (found === undefined) return { checked: false };
+    if (!found) missing.push(name);
+  }
+  return { checked: true, missing };
+}
+
+export function missingElementsMessage(pipeline: string, missing: string[]): string {
+  const jetson = missing.some((m) => m.startsWith('nv'))
+    ? ' nvarguscamerasrc and nvvidconv exist only on NVIDIA Jetson (JetPack\'s nvidia-l4t-gstreamer).'
+    : '';
+  return (
+    `cannot open GStreamer pipeline "${pipeline}": element${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ` +
+    `not installed ("gst-inspect-1.0 ${missing[0]}" finds nothing).${jetson} Install the plugin package that provides ` +
+    `${missing.length === 1 ? 'it' : 'them'} (gstreamer1.0-plugins-base/-good/-bad/-ugly) or fix the pipeline.`
+  );
+}
+
 export interface JetsonCsiOptions {
   /** CSI port (sensor-id), 0 or 1 on a Jetson Nano dev kit. */
   sensorId?: number;

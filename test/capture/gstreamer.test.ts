@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gstreamerMissingMessage, jetsonCsiPipeline, parseVideoBackends } from '../../src/capture/gstreamer.js';
+import { checkGstElements, gstreamerMissingMessage, jetsonCsiPipeline, missingElementsMessage, parseVideoBackends, pipelineElements } from '../../src/capture/gstreamer.js';
 import { parseSourceSpec } from '../../src/capture/source-spec.js';
 import { cv } from '../../src/vision/opencv.js';
 import { createFrameSource } from '../../src/capture/create-source.js';
@@ -70,3 +70,32 @@ test('a GStreamer pipeline is opened with the GStreamer backend', async () => {
   await src.close();
 });
 
+
+test('pipeline element names, skipping caps and tee references', () => {
+  assert.deepEqual(pipelineElements(jetsonCsiPipeline({ width: 640, height: 480, fps: 15 })), ['nvarguscamerasrc', 'nvvidconv', 'videoconvert', 'appsink']);
+  assert.deepEqual(pipelineElements('v4l2src device=/dev/video0 ! tee name=t ! queue ! videoconvert ! appsink t. ! queue ! fakesink'), [
+    'v4l2src',
+    'tee',
+    'queue',
+    'videoconvert',
+    'appsink',
+    'fakesink',
+  ]);
+});
+
+test('element check: missing elements are listed; no gst-inspect-1.0 means "not checked"', () => {
+  const installed = new Set(['videoconvert', 'appsink']);
+  const p = jetsonCsiPipeline({ width: 640, height: 480, fps: 15 });
+  assert.deepEqual(checkGstElements(p, (e) => installed.has(e)), { checked: true, missing: ['nvarguscamerasrc', 'nvvidconv'] });
+  assert.deepEqual(checkGstElements(p, () => undefined), { checked: false });
+  assert.match(missingElementsMessage(p, ['nvarguscamerasrc', 'nvvidconv']), /elements nvarguscamerasrc, nvvidconv not installed.*only on NVIDIA Jetson/);
+});
+
+test('the Jetson CSI pipeline on a machine without nvarguscamerasrc fails fast with what is missing (OpenCV would hang)', () => {
+  const p = jetsonCsiPipeline({ width: 640, height: 480, fps: 15 });
+  assert.throws(
+    () => createFrameSource(p, camera, silentLogger),
+    isSourceError(/cannot open GStreamer pipeline "nvarguscamerasrc.*": elements nvarguscamerasrc, nvvidconv not installed/, false),
+  );
+  assert.throws(() => createFrameSource('nosuchcamerasrc ! videoconvert ! video/x-raw, format=BGR ! appsink', camera, silentLogger), isSourceError(/element nosuchcamerasrc not installed/, false));
+});
