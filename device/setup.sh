@@ -482,6 +482,7 @@ write_config() {
     return
   fi
   out=$(node "$merge" "${args[@]}" --check) || die "the config merge failed (see above); $CONF_DIR/config.yaml was not changed"
+  [[ $out == *RESULT* ]] || die "the config merge ($merge) printed no result; $CONF_DIR/config.yaml was not changed"
   while IFS= read -r line; do
     case $line in
       "RESULT changed new") change "write $CONF_DIR/config.yaml (platform $PLATFORM, source ${CAMERA:-$(default_camera)}${broker:+, broker $broker})" ;;

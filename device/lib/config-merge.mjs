@@ -14,7 +14,7 @@
  * Prints `added <path>` / `kept <path> ...` lines, then `RESULT changed <n>` or `RESULT unchanged`.
  * Exit 0 on success, 2 on bad input (nothing written).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync, copyFileSync, statSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync, copyFileSync, statSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, parseDocument } from 'yaml';
@@ -171,7 +171,8 @@ export function main(argv) {
   process.stdout.write(result.changed ? `RESULT changed ${existingText === null ? 'new' : result.added.length}\n` : 'RESULT unchanged\n');
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a program (also through a symlinked path such as /opt/emotion-kiosk/current/...), not when imported.
+if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
   try {
     main(process.argv.slice(2));
   } catch (err) {

@@ -1,7 +1,7 @@
 /** device/lib/config-merge.mjs: the device config is written once and then only gains new keys. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -104,4 +104,14 @@ test('the CLI writes a new file, then only with a backup, then not at all', () =
   r = cli();
   assert.match(r.stdout, /RESULT unchanged/);
   assert.equal(statSync(file).mtimeMs, mtime);
+});
+
+test('the CLI also runs through a symlinked path, as setup.sh calls it (/opt/emotion-kiosk/current/...)', () => {
+  const link = path.join(tmp, 'current');
+  symlinkSync(repoRoot, link);
+  const file = path.join(tmp, 'via-link.yaml');
+  const r = spawnSync(process.execPath, [path.join(link, 'device/lib/config-merge.mjs'), '--target', file, '--template', templatePath], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /RESULT changed new/);
+  assert.ok(statSync(file).size > 0);
 });
