@@ -101,8 +101,9 @@ export class ResilientFrameSource implements FrameSource {
       this.logger.warn(`reconnecting to ${this.description} in ${formatDelay(delayMs)} (attempt ${attempt}${this.retry.maxAttempts ? ` of ${this.retry.maxAttempts}` : ''})`);
       await this.sleep(delayMs);
       if (this.closed) return;
-      if (typeof this.inner === 'function') this.source = this.inner();
       try {
+        // A factory builds a fresh source per attempt; it may throw too (e.g. the video file was deleted).
+        if (typeof this.inner === 'function') this.source = this.inner();
         await this.source.open();
       } catch (err) {
         lastError = asError(err);

@@ -143,3 +143,22 @@ test('a throwing state listener is logged, not fatal', async () => {
   await src.close();
   assert.ok(logs.some((l) => /source state listener threw: listener bug/.test(l)));
 });
+
+test('a factory that throws a non-retryable error while reconnecting ends with state "failed"', async () => {
+  const states: SourceStateChange[] = [];
+  let built = 0;
+  const factory = (): FrameSource => {
+    built++;
+    if (built === 1) {
+      return new ScriptedSource(async () => {
+        throw new SourceError('stream dropped', true);
+      });
+    }
+    return createFrameSource('/no/longer/there.avi', camera, silentLogger); // throws: file not found
+  };
+  const src = new ResilientFrameSource(factory, fastRetry, silentLogger, (c) => states.push(c));
+  await src.open();
+  await assert.rejects(src.read(), (e: unknown) => e instanceof SourceError && !e.retryable && /video file not found: \/no\/longer\/there\.avi/.test(e.message));
+  assert.deepEqual(states.map(summary), ['connected#0', 'reconnecting#1+50', 'failed#1']);
+  await src.close();
+});
