@@ -56,7 +56,8 @@ Install or update:
   --camera SOURCE      camera for a new config (default per platform: rpicam / Jetson CSI pipeline / 0)
   --config-seed FILE   YAML with settings for a new config (flash.sh puts one on the boot partition)
   --with-mosquitto     also install and enable a local mosquitto broker (and use it for a new config)
-  --kiosk MODE         headless (default) | dashboard (the terminal dashboard on the attached screen, tty1)
+  --kiosk MODE         headless (default) | dashboard (the kiosk shows its terminal dashboard on the attached
+                       screen, tty1, instead of a login prompt); remembered for later runs
   --no-start           install and enable, but do not (re)start the service
   --platform NAME      pi | jetson | generic: skip detection (for testing on another machine)
 Other modes:
@@ -628,29 +629,19 @@ EOF
     remove_file "$dropins/20-jetson.conf"
   fi
   if [[ $KIOSK == dashboard ]]; then
-    install_file "$src/emotion-kiosk-dashboard.service" "$UNIT_DIR/$APP-dashboard.service" 0644
+    install_file "$src/emotion-kiosk-dashboard.conf" "$dropins/30-dashboard.conf" 0644
   else
-    remove_file "$UNIT_DIR/$APP-dashboard.service"
+    remove_file "$dropins/30-dashboard.conf"
   fi
   if ((UNIT_CHANGED)); then
     if systemd_running; then run systemctl daemon-reload; else note "systemd is not running here (chroot/container): no daemon-reload"; fi
   fi
-  local unit want
-  for unit in "$APP.service" "$APP-dashboard.service"; do
-    want=1
-    [[ $unit == "$APP-dashboard.service" && $KIOSK != dashboard ]] && want=0
-    if ((want)); then
-      if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
-        ok "$unit enabled"
-      else
-        change "enable $unit (starts at boot)"
-        run systemctl enable "$unit"
-      fi
-    elif systemctl is-enabled --quiet "$unit" 2>/dev/null; then
-      change "disable $unit (kiosk mode $KIOSK)"
-      run systemctl disable "$unit"
-    fi
-  done
+  if systemctl is-enabled --quiet "$APP.service" 2>/dev/null; then
+    ok "$APP.service enabled"
+  else
+    change "enable $APP.service (starts at boot)"
+    run systemctl enable "$APP.service"
+  fi
   if ((WITH_MOSQUITTO)); then
     if systemctl is-enabled --quiet mosquitto 2>/dev/null; then ok "mosquitto enabled"; else change "enable mosquitto"; run systemctl enable mosquitto; fi
   fi
@@ -667,19 +658,16 @@ start_service() {
     return
   fi
   if ((WITH_MOSQUITTO)) && ! systemctl is-active --quiet mosquitto; then change "start mosquitto"; run systemctl start mosquitto; fi
-  local unit units=("$APP.service")
-  [[ $KIOSK == dashboard ]] && units+=("$APP-dashboard.service")
-  for unit in "${units[@]}"; do
-    if ((APP_CHANGED || UNIT_CHANGED || CONFIG_CHANGED)) && systemctl is-active --quiet "$unit"; then
-      change "restart $unit (new release, unit or config)"
-      run systemctl restart "$unit"
-    elif systemctl is-active --quiet "$unit"; then
-      ok "$unit running"
-    else
-      change "start $unit"
-      run systemctl start "$unit" || warn "$unit did not start: journalctl -u $unit -n 50; emotion-kiosk doctor --config $CONF_DIR/config.yaml"
-    fi
-  done
+  local unit=$APP.service
+  if ((APP_CHANGED || UNIT_CHANGED || CONFIG_CHANGED)) && systemctl is-active --quiet "$unit"; then
+    change "restart $unit (new release, unit or config)"
+    run systemctl restart "$unit"
+  elif systemctl is-active --quiet "$unit"; then
+    ok "$unit running"
+  else
+    change "start $unit"
+    run systemctl start "$unit" || warn "$unit did not start: journalctl -u $unit -n 50; emotion-kiosk doctor --config $CONF_DIR/config.yaml"
+  fi
 }
 
 CONFIG_CHANGED=0
@@ -737,12 +725,10 @@ rollback() {
 
 uninstall() {
   step "Uninstall"
-  local unit
-  for unit in "$APP-dashboard.service" "$APP.service"; do
-    if systemd_running && systemctl is-active --quiet "$unit"; then change "stop $unit"; run systemctl stop "$unit"; fi
-    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then change "disable $unit"; run systemctl disable "$unit"; fi
-    remove_file "$UNIT_DIR/$unit"
-  done
+  local unit=$APP.service
+  if systemd_running && systemctl is-active --quiet "$unit"; then change "stop $unit"; run systemctl stop "$unit"; fi
+  if systemctl is-enabled --quiet "$unit" 2>/dev/null; then change "disable $unit"; run systemctl disable "$unit"; fi
+  remove_file "$UNIT_DIR/$unit"
   if [[ -d $UNIT_DIR/$APP.service.d ]]; then change "remove $UNIT_DIR/$APP.service.d"; run rm -rf "$UNIT_DIR/$APP.service.d"; UNIT_CHANGED=1; fi
   if ((UNIT_CHANGED)) && systemd_running; then run systemctl daemon-reload; fi
   if [[ -L $BIN_LINK ]]; then change "remove $BIN_LINK"; run rm -f "$BIN_LINK"; fi

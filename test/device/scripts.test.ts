@@ -20,6 +20,7 @@ function walk(dir: string): string[] {
 const files = walk(deviceDir);
 const scripts = files.filter((f) => f.endsWith('.sh'));
 const units = files.filter((f) => /\.(service|timer|path|socket)$/.test(f));
+const dropIns = files.filter((f) => f.endsWith('.conf'));
 
 function run(cmd: string, args: string[], cwd = tmp) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd });
@@ -30,7 +31,8 @@ function run(cmd: string, args: string[], cwd = tmp) {
 test('device/ has the scripts and units the provisioning needs', () => {
   const rel = (f: string) => path.relative(deviceDir, f);
   assert.deepEqual(scripts.map(rel).sort(), ['firstboot/firstboot.sh', 'firstboot/firstrun.sh', 'flash.sh', 'setup.sh']);
-  assert.deepEqual(units.map(rel).sort(), ['emotion-kiosk-dashboard.service', 'emotion-kiosk.service', 'firstboot/emotion-kiosk-firstboot.service']);
+  assert.deepEqual(units.map(rel).sort(), ['emotion-kiosk.service', 'firstboot/emotion-kiosk-firstboot.service']);
+  assert.deepEqual(dropIns.map(rel), ['emotion-kiosk-dashboard.conf']);
   for (const s of scripts) assert.ok((readFileSync(s, 'utf8').startsWith('#!')), `${rel(s)} has a shebang`);
 });
 
@@ -65,6 +67,13 @@ test('systemd-analyze verify passes on every unit (and reports a broken one)', (
     const r = verify(readFileSync(u, 'utf8'), path.basename(u));
     assert.equal(r.code, 0, `${path.relative(repoRoot, u)}:\n${r.out}`);
     assert.equal(r.out.trim(), '', `systemd-analyze verify ${path.relative(repoRoot, u)} printed warnings:\n${r.out}`);
+  }
+  // Drop-ins: verified as systemd applies them, appended to the unit they extend.
+  const kiosk = readFileSync(path.join(deviceDir, 'emotion-kiosk.service'), 'utf8');
+  for (const d of dropIns) {
+    const r = verify(`${kiosk}\n${readFileSync(d, 'utf8')}`, 'emotion-kiosk-with-dropin.service');
+    assert.equal(r.code, 0, `${path.relative(repoRoot, d)}:\n${r.out}`);
+    assert.equal(r.out.trim(), '', `systemd-analyze verify with ${path.relative(repoRoot, d)} printed warnings:\n${r.out}`);
   }
 });
 

@@ -65,7 +65,8 @@ test('--dry-run prints the whole plan and changes nothing', () => {
   assert.match(out, /\[dry-run\] npm ci --omit=dev --omit=optional/);
   assert.match(out, /would {3}link \/usr\/local\/bin\/emotion-kiosk -> \/opt\/emotion-kiosk\/current\/dist\/cli\/main\.js/);
   assert.match(out, /would {3}install \/etc\/systemd\/system\/emotion-kiosk\.service/);
-  assert.match(out, /would {3}install \/etc\/systemd\/system\/emotion-kiosk-dashboard\.service/);
+  assert.match(out, /would {3}install \/etc\/systemd\/system\/emotion-kiosk\.service\.d\/30-dashboard\.conf/);
+  assert.match(out, /would {3}remember kiosk=dashboard with_mosquitto=1 in \/etc\/emotion-kiosk\/setup\.conf/);
   assert.match(out, /would {3}enable emotion-kiosk\.service/);
   assert.match(out, /Dry run: \d+ change\(s\) would be made; nothing was done\./);
   if (!/^emotion-kiosk:/m.test(spawnSync('getent', ['passwd', 'emotion-kiosk'], { encoding: 'utf8' }).stdout)) {
