@@ -28,6 +28,12 @@ export interface OpenCvSourceOptions {
    */
   stallTimeoutMs?: number;
   firstFrameTimeoutMs?: number;
+  /**
+   * Network streams: FFmpeg's I/O timeout (rw_timeout), default 5 s. OpenCV opens a stream synchronously, so an
+   * unresponsive camera would otherwise freeze the whole process (MQTT, display) for OpenCV's 30 s default on every
+   * reconnect attempt. Not applied when the operator set OPENCV_FFMPEG_CAPTURE_OPTIONS (put rw_timeout in it).
+   */
+  networkTimeoutMs?: number;
 }
 
 export class OpenCvFrameSource implements FrameSource {
@@ -56,7 +62,8 @@ export class OpenCvFrameSource implements FrameSource {
     try {
       cap = this.createCapture();
     } catch (err) {
-      throw new SourceError(`cannot open ${this.description}: OpenCV could not open it (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
+      const timeout = target.kind === 'url' && process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS === undefined ? ` within ${this.networkTimeoutMs / 1000} s` : '';
+      throw new SourceError(`cannot open ${this.description}: OpenCV could not open it${timeout} (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
     }
     this.cap = cap;
     if (target.kind === 'camera') {
@@ -150,6 +157,10 @@ export class OpenCvFrameSource implements FrameSource {
     );
   }
 
+  private get networkTimeoutMs(): number {
+    return this.options.networkTimeoutMs ?? 5_000;
+  }
+
   private async readMat(cap: VideoCapture, timeoutMs: number): Promise<Mat> {
     const live = this.options.target.kind !== 'file';
     const reading = cap.readAsync();
@@ -188,8 +199,16 @@ export class OpenCvFrameSource implements FrameSource {
       }
       case 'file':
         return new cv.VideoCapture(t.path, cv.CAP_FFMPEG);
-      case 'url':
-        return new cv.VideoCapture(t.url, cv.CAP_FFMPEG);
+      case 'url': {
+        if (process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS !== undefined) return new cv.VideoCapture(t.url, cv.CAP_FFMPEG);
+        // OpenCV reads this variable when it opens a capture: set it for this open only.
+        process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS = `rw_timeout;${Math.round(this.networkTimeoutMs * 1000)}`;
+        try {
+          return new cv.VideoCapture(t.url, cv.CAP_FFMPEG);
+        } finally {
+          delete process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS;
+        }
+      }
       case 'gstreamer':
         return new cv.VideoCapture(t.pipeline, cv.CAP_GSTREAMER);
     }

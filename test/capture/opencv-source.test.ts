@@ -191,3 +191,18 @@ test('an unreachable stream fails at open, naming the URL without its password',
     return true;
   });
 });
+
+test('an unresponsive stream server does not freeze the process for OpenCV\'s 30 s: the open fails after the network timeout', { timeout: 25_000 }, async (t) => {
+  // A server that accepts connections and never answers (a camera whose RTSP/HTTP service hung).
+  const script = "const s = require('node:net').createServer(() => {}); s.listen(0, '127.0.0.1', () => console.log(s.address().port));";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    child.kill();
+    await once(child, 'exit').catch(() => undefined);
+  });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const url = `http://127.0.0.1:${line.toString().trim()}/live.mjpg`;
+  const src = new OpenCvFrameSource({ target: { kind: 'url', url, redacted: url }, camera, hint: () => 'check the camera', logger: silentLogger, networkTimeoutMs: 2000 });
+  await assert.rejects(src.open(), isSourceError(/cannot open network stream .*live\.mjpg \(FFmpeg backend\): OpenCV could not open it within 2 s/, true));
+  assert.equal(process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS, undefined, 'the FFmpeg option is set for that open only');
+});
