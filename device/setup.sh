@@ -623,7 +623,6 @@ EOF
 # nvargus-daemon and NVIDIA's /dev/nvhost-*, /dev/nvmap devices, whose names change between L4T releases.
 [Service]
 DevicePolicy=auto
-SupplementaryGroups=video render
 EOF
   else
     remove_file "$dropins/20-jetson.conf"

@@ -13,7 +13,8 @@ export function openCvVersion(buildInformation: string): string | undefined {
 export function checkOpenCvBuild(buildInformation: string, source: SourceSpec | undefined): CheckResult {
   const version = openCvVersion(buildInformation) ?? 'unknown version';
   const b = parseVideoBackends(buildInformation);
-  const details = [`video I/O: V4L2 ${b.v4l ? 'yes' : 'no'}, GStreamer ${b.gstreamer ? (b.gstreamerDetail ?? 'yes') : 'no'}, FFmpeg ${b.ffmpeg ? 'yes' : 'no'}`];
+  const gst = b.gstreamer ? (b.gstreamerDetail ?? 'yes').replace(/^YES\b/i, 'yes') : 'no';
+  const details = [`video I/O: V4L2 ${b.v4l ? 'yes' : 'no'}, GStreamer ${gst}, FFmpeg ${b.ffmpeg ? 'yes' : 'no'}`];
   const rebuild = 'then rebuild the addon: cd /opt/emotion-kiosk/current && sudo npm rebuild @u4/opencv4nodejs';
   if (source?.kind === 'gstreamer' && !b.gstreamer) {
     return fail(
