@@ -176,3 +176,52 @@ export function percentileOfSorted(sorted: ArrayLike<number>, q: number): number
   const frac = pos - i;
   return i + 1 < n ? sorted[i]! * (1 - frac) + sorted[i + 1]! * frac : sorted[i]!;
 }
+
+/** dequantize(quantizePerChannel(w)): the weights a per-channel int8 model really computes with. */
+export function fakeQuantizePerChannel(weight: Float32Array, channels: number): Float32Array {
+  const { values, scales } = quantizePerChannel(weight, channels);
+  const per = weight.length / channels;
+  return Float32Array.from(values, (v, i) => v * scales[Math.floor(i / per)]!);
+}
+
+/**
+ * Accumulates per-channel means of NCHW ([n, c, ...]) or [n, c] tensors over batches: the statistic empirical bias
+ * correction compares between the float model and the model with int8 weights.
+ */
+export class ChannelMeanObserver {
+  private sums: Float64Array | null = null;
+  private count = 0;
+
+  observe(data: ArrayLike<number>, dims: readonly number[]): void {
+    const [n, c] = [dims[0]!, dims[1]!];
+    const per = data.length / (n * c);
+    if (!Number.isInteger(per) || per < 1) throw new RangeError(`tensor of ${data.length} values does not match dims [${dims.join(',')}]`);
+    if (!this.sums) this.sums = new Float64Array(c);
+    if (this.sums.length !== c) throw new RangeError(`channel count changed from ${this.sums.length} to ${c}`);
+    for (let b = 0; b < n; b++)
+      for (let ch = 0; ch < c; ch++) {
+        let s = 0;
+        const o = (b * c + ch) * per;
+        for (let j = 0; j < per; j++) s += data[o + j]!;
+        this.sums[ch]! += s / per;
+      }
+    this.count += n;
+  }
+
+  means(): Float64Array {
+    if (!this.sums || this.count === 0) throw new Error('no values observed');
+    return this.sums.map((s) => s / this.count);
+  }
+}
+
+/**
+ * Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization", section 4.2): int8 rounding of the weights
+ * shifts each output channel's mean by (meanQuantized - meanFloat) on the calibration data; subtracting that shift
+ * from the bias removes the systematic part of the error.
+ */
+export function correctBias(bias: Float32Array, meanFloat: ArrayLike<number>, meanQuantized: ArrayLike<number>): Float32Array {
+  if (meanFloat.length !== bias.length || meanQuantized.length !== bias.length) {
+    throw new RangeError(`bias has ${bias.length} channels, means have ${meanFloat.length} and ${meanQuantized.length}`);
+  }
+  return Float32Array.from(bias, (b, i) => b - (meanQuantized[i]! - meanFloat[i]!));
+}

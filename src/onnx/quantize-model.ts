@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { loadManifest, type ModelManifest } from '../model/manifest.js';
+import { biasCorrect } from './bias-correction.js';
 import { calibrate, type CalibrationMethod } from './calibrate.js';
 import { faceBatches } from './face-batches.js';
 import { evenlySpaced, listFaceImages } from './fer-images.js';
@@ -18,6 +19,8 @@ export interface QuantizeModelOptions {
    * when the int8 file still comes out at most a third of the float file, else stores them int8.
    */
   attentionWeights?: 'auto' | 'int8' | 'float';
+  /** Empirical bias correction of the int8 trunk layers on the calibration images (default true). */
+  biasCorrection?: boolean;
   /** Training images: a folder of <class>/*.jpg (FER2013 train/). */
   calibrationData: string;
   /** How many images (spread evenly over the class-sorted list). */
@@ -52,14 +55,18 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
   const method = opts.method ?? { kind: 'minmax' };
   const images = evenlySpaced(listFaceImages(opts.calibrationData), count);
   const tensors = tensorsToCalibrate(g);
-  const ranges = await calibrate(g, tensors, { batches: faceBatches(images, size, floatManifest.normalization), size }, method);
+  const decoded = [...faceBatches(images, size, floatManifest.normalization)];
+  const batches = () => decoded;
+  const ranges = await calibrate(g, tensors, { batches: batches(), size }, method);
+  const biasCorrection = opts.biasCorrection ?? true;
+  const source = biasCorrection ? (await biasCorrect(g, batches, size)).graph : g;
   const floatBytes = statSync(floatPath).size;
   const wanted = opts.attentionWeights ?? 'auto';
   let attentionWeights: 'int8' | 'float' = wanted === 'auto' ? 'float' : wanted;
-  let { graph, summary } = quantizeGraph(g, ranges, { attentionWeights });
+  let { graph, summary } = quantizeGraph(source, ranges, { attentionWeights });
   if (wanted === 'auto' && encodeModel(graph).byteLength > floatBytes / 3) {
     attentionWeights = 'int8';
-    ({ graph, summary } = quantizeGraph(g, ranges, { attentionWeights }));
+    ({ graph, summary } = quantizeGraph(source, ranges, { attentionWeights }));
   }
   graph.metadata = { ...graph.metadata, calibration: `${images.length} images from ${opts.calibrationData}, ${describeMethod(method)}` };
   const int8Bytes = await writeModel(outPath, graph);
@@ -74,7 +81,9 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
       format: 'QDQ',
       weights: 'int8 symmetric per-channel (axis 0) for Conv and Gemm; biases int32 at input x weight scale',
       activations: `int8 asymmetric per-tensor for the convolutional trunk and dense head; ${attention}; logits float`,
-      calibration: `${describeMethod(method)} ranges over ${images.length} FER2013 training images (${opts.calibrationData}, evenly spaced over the class-sorted list), run through onnxruntime-node`,
+      calibration:
+        `${describeMethod(method)} ranges over ${images.length} FER2013 training images (${opts.calibrationData}, evenly spaced over the class-sorted list), run through onnxruntime-node` +
+        (biasCorrection ? '; empirical bias correction of the int8 conv/dense layers on the same images' : ''),
       floatModel: path.relative(path.dirname(outPath), floatPath) || path.basename(floatPath),
     },
     metrics: null,

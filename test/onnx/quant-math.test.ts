@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   activationParams,
+  ChannelMeanObserver,
+  correctBias,
+  fakeQuantizePerChannel,
   dequantizeValue,
   fakeQuantize,
   MinMaxObserver,
@@ -99,4 +102,23 @@ test('percentile observer clips rare outliers but stays inside the observed rang
   assert.ok(r.min >= 0 && r.min < 0.02, `min ${r.min}`);
   assert.equal(percentileOfSorted([0, 10], 0.5), 5);
   assert.throws(() => new PercentileObserver(40), /percentile/);
+});
+
+test('fake-quantized per-channel weights are the int8 values times their channel scale', () => {
+  const w = Float32Array.from([0.5, -1.0, 0.25, 10, -2.5, 5]);
+  const fq = fakeQuantizePerChannel(w, 2);
+  const { values, scales } = quantizePerChannel(w, 2);
+  assert.deepEqual([...fq], [...values].map((v, i) => Math.fround(v * scales[Math.floor(i / 3)]!)));
+  assert.ok(fq.every((v, i) => Math.abs(v - w[i]!) <= scales[Math.floor(i / 3)]! / 2 + 1e-7));
+});
+
+test('channel means over NCHW batches, and bias correction removes the measured shift', () => {
+  const o = new ChannelMeanObserver();
+  // batch of 2, 2 channels, 2 pixels: channel 0 = [1,3] and [5,7] -> mean 4; channel 1 = [0,0] and [2,2] -> 1
+  o.observe(Float32Array.from([1, 3, 0, 0, 5, 7, 2, 2]), [2, 2, 1, 2]);
+  o.observe(Float32Array.from([4, 4, 1, 1]), [1, 2]); // [n, c] rows count too
+  assert.deepEqual([...o.means()], [4, 1]);
+  assert.throws(() => o.observe(Float32Array.from([1, 2, 3]), [1, 3, 1, 1]), /channel count changed/);
+  assert.deepEqual([...correctBias(Float32Array.from([0.5, -1]), [2, 3], [2.25, 2.5])], [0.25, -0.5]);
+  assert.throws(() => correctBias(Float32Array.from([1]), [1, 2], [1, 2]), /channels/);
 });
