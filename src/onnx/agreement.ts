@@ -22,16 +22,35 @@ function argmaxRow(p: Float32Array, row: number, cols: number): number {
   return best;
 }
 
-/** Probabilities of a model (manifest next to it) for each image, batch by batch. */
+/** Left-right mirror of each [size, size] image of an NCHW (C = 1) batch. */
+export function mirrorBatch(data: Float32Array, n: number, size: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < n; b++)
+    for (let r = 0; r < size; r++) {
+      const row = (b * size + r) * size;
+      for (let c = 0; c < size; c++) out[row + c] = data[row + size - 1 - c]!;
+    }
+  return out;
+}
+
+/** Probabilities of a model (with test-time flip averaging when its manifest asks for it) (manifest next to it) for each image, batch by batch. */
 export async function* modelProbabilities(modelPath: string, images: readonly FaceImage[], batchSize = 64): AsyncGenerator<{ probs: Float32Array; images: FaceImage[]; classes: number }> {
   const manifest = await loadManifest(modelPath);
   const size = manifest.input.shape[2];
   const runner = await GraphRunner.open(modelPath);
   try {
     for (const batch of faceBatches(images, size, manifest.normalization, batchSize)) {
-      const out = (await runner.run(batch.data, batch.n, size, [manifest.output.name])).get(manifest.output.name)!;
-      const classes = out.data.length / batch.n;
-      const probs = manifest.output.kind === 'logits' ? softmaxRows(out.data, batch.n, classes) : out.data;
+      const toProbs = async (data: Float32Array) => {
+        const out = (await runner.run(data, batch.n, size, [manifest.output.name])).get(manifest.output.name)!;
+        const classes = out.data.length / batch.n;
+        return { classes, probs: manifest.output.kind === 'logits' ? softmaxRows(out.data, batch.n, classes) : Float32Array.from(out.data) };
+      };
+      const { classes, probs } = await toProbs(batch.data);
+      if (manifest.testTimeFlip) {
+        // as the runtime does: average with the left-right mirror image of each face
+        const mirrored = (await toProbs(mirrorBatch(batch.data, batch.n, size))).probs;
+        for (let i = 0; i < probs.length; i++) probs[i] = (probs[i]! + mirrored[i]!) / 2;
+      }
       yield { probs, images: batch.images, classes };
     }
   } finally {
