@@ -37,6 +37,7 @@ export async function benchModel(): Promise<void> {
     const data = normaliseBatch(faces, manifest.normalization);
     console.log(`models: ${note}`);
     console.log(`  float ${float} (${statSync(float).size} bytes), int8 ${int8} (${statSync(int8).size} bytes, ${(statSync(int8).size / statSync(float).size).toFixed(3)} of float)`);
+    if (manifest.testTimeFlip) console.log('  the manifests ask for test-time flip: the runtime runs each face twice (crop + mirror), so its cost per face is 2x the figures below');
     console.log(`onnxruntime-node, intraOpNumThreads 1, graph optimisation "all"; ${faces.length} real PublicTest crops; p50/p95 of per-face ms (run time / batch)`);
     const runners = { float: await GraphRunner.open(float), int8: await GraphRunner.open(int8) };
     try {
