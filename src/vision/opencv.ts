@@ -16,6 +16,8 @@ const require = createRequire(import.meta.url);
 function load(): typeof CV.default {
   process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
   process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
+  // OpenCV's own [ WARN ] lines repeat what the kiosk's errors already say; OPENCV_LOG_LEVEL=INFO brings them back.
+  process.env.OPENCV_LOG_LEVEL ??= 'ERROR';
   try {
     (require('@u4/opencv-build') as { Log: { silence: boolean } }).Log.silence = true;
     return require('@u4/opencv4nodejs') as typeof CV.default;
