@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmGradientKernels } from './wasm-gradients.js';
+import { registerConvGradientKernels, registerWasmGradientKernels } from './wasm-gradients.js';
 
 export type BackendKind = 'auto' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_KINDS: readonly BackendKind[] = ['auto', 'node', 'wasm', 'cpu'];
@@ -72,6 +72,7 @@ export async function initBackend(kind: BackendKind): Promise<string> {
     await loadWasm();
     name = 'wasm';
   } else {
+    registerConvGradientKernels('cpu');
     name = 'cpu';
   }
   const ok = await tf.setBackend(name);

@@ -1,7 +1,9 @@
 /**
- * Gradient kernels for the wasm backend, which has no Conv2DBackpropFilter (training fails with "Kernel
- * 'Conv2DBackpropFilter' not registered for backend 'wasm'") and a slow Conv2DBackpropInput. Both are computed
- * with wasm's own (XNNPACK) forward Conv2D plus transposes, padding and a reverse, so they run at forward-conv speed.
+ * Convolution gradient kernels computed with the backend's own forward Conv2D plus transposes, padding and a
+ * reverse, so they run at forward-conv speed. Registered for:
+ *  - wasm, which has no Conv2DBackpropFilter (training fails with "Kernel 'Conv2DBackpropFilter' not registered
+ *    for backend 'wasm'") and a slow Conv2DBackpropInput;
+ *  - cpu, whose stock Conv2DBackpropFilter is pathologically slow (tens of seconds per batch of 4 at 46x46x12).
  *
  * NHWC only (what the training code uses). Dilated forward convolutions are not supported (error); strided ones are
  * for the filter gradient (through a dilated correlation) and fall back to the stock kernel for the input gradient.
@@ -16,14 +18,21 @@ interface KernelArgs {
 }
 type Attrs = Record<string, unknown>;
 
-function kernel(name: string): (args: KernelArgs) => TensorInfo {
-  const k = tf.getKernel(name, 'wasm');
-  if (!k) throw new Error(`wasm backend has no ${name} kernel (is @tensorflow/tfjs-backend-wasm loaded?)`);
+const backendNames = new WeakMap<tf.KernelBackend, string>();
+
+function kernel(name: string, backendName: string): (args: KernelArgs) => TensorInfo {
+  const k = tf.getKernel(name, backendName);
+  if (!k) throw new Error(`${backendName} backend has no ${name} kernel`);
   return k.kernelFunc as unknown as (args: KernelArgs) => TensorInfo;
 }
 
 function run(backend: tf.KernelBackend, name: string, inputs: Record<string, TensorInfo>, attrs: Attrs): TensorInfo {
-  return kernel(name)({ inputs, backend, attrs });
+  let b = backendNames.get(backend);
+  if (!b) {
+    b = tf.engine().backendNames().find((n) => tf.engine().findBackend(n) === backend) ?? 'wasm';
+    backendNames.set(backend, b);
+  }
+  return kernel(name, b)({ inputs, backend, attrs });
 }
 
 function free(backend: tf.KernelBackend, ...ts: TensorInfo[]): void {
@@ -33,11 +42,11 @@ function free(backend: tf.KernelBackend, ...ts: TensorInfo[]): void {
 function checkFormat(attrs: Attrs, name: string): void {
   const f = attrs['dataFormat'];
   if (f !== undefined && f !== 'NHWC' && f !== 'channelsLast') {
-    throw new Error(`${name} on wasm: only NHWC is supported by the registered training kernel (got ${String(f)})`);
+    throw new Error(`${name}: only NHWC is supported by the registered training kernel (got ${String(f)})`);
   }
   const d = attrs['dilations'];
   if (d !== undefined && d !== 1 && !(Array.isArray(d) && d.every((v) => v === 1))) {
-    throw new Error(`${name} on wasm: dilated convolutions are not supported by the registered training kernel`);
+    throw new Error(`${name}: dilated convolutions are not supported by the registered training kernel`);
   }
 }
 
@@ -98,7 +107,7 @@ export function makeConv2DBackpropInputWasm(stock: ((args: KernelArgs) => Tensor
     const pb = info.inHeight - info.outHeight + kh - 1 - pt;
     const pr = info.inWidth - info.outWidth + kw - 1 - pl;
     if (info.strideHeight !== 1 || info.strideWidth !== 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0) {
-      if (!stock) throw new Error('Conv2DBackpropInput on wasm: strided convolution needs the stock kernel, which is missing');
+      if (!stock) throw new Error('Conv2DBackpropInput: strided convolution needs the stock kernel, which is missing');
       return stock(args);
     }
     const temps: TensorInfo[] = [];
@@ -116,21 +125,30 @@ export function makeConv2DBackpropInputWasm(stock: ((args: KernelArgs) => Tensor
   };
 }
 
-let registered = false;
+const registered = new Set<string>();
 
-/** Registers both kernels for the 'wasm' backend (idempotent). Call after importing @tensorflow/tfjs-backend-wasm. */
-export function registerWasmGradientKernels(): void {
-  if (registered) return;
-  const stockInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  if (stockInput) tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
-  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc });
+/**
+ * Registers both kernels for a backend ('wasm' or 'cpu'; idempotent). Call after the backend's package is loaded
+ * and before it is initialised (tf.setBackend), so the stock Conv2DBackpropInput kept for strided convolutions
+ * gets its setup.
+ */
+export function registerConvGradientKernels(backendName: 'wasm' | 'cpu'): void {
+  if (registered.has(backendName)) return;
+  const stockInput = tf.getKernel('Conv2DBackpropInput', backendName);
+  if (stockInput) tf.unregisterKernel('Conv2DBackpropInput', backendName);
+  if (tf.getKernel('Conv2DBackpropFilter', backendName)) tf.unregisterKernel('Conv2DBackpropFilter', backendName);
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName, kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc });
   tf.registerKernel({
     kernelName: 'Conv2DBackpropInput',
-    backendName: 'wasm',
+    backendName,
     kernelFunc: makeConv2DBackpropInputWasm(stockInput ? (stockInput.kernelFunc as unknown as (a: KernelArgs) => TensorInfo) : null) as unknown as tf.KernelFunc,
     // the stock kernel (used for strided convolutions) binds its wasm function in its setup
     ...(stockInput?.setupFunc ? { setupFunc: stockInput.setupFunc } : {}),
   });
-  registered = true;
+  registered.add(backendName);
+}
+
+/** Registers the kernels for wasm (kept for callers of the first API). */
+export function registerWasmGradientKernels(): void {
+  registerConvGradientKernels('wasm');
 }
