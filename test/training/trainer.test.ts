@@ -103,3 +103,20 @@ test('best/ holds eval.json and a checkpoint that loads for inference (NHWC, pro
   for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5);
   best.model.dispose();
 });
+
+test('the run report has PNG charts (Chart.js), metrics.json and a Markdown summary', async () => {
+  const { writeRunReport } = await import('../../src/training/report.js');
+  const run = path.join(tmp, 'straight');
+  const dir = await writeRunReport(run, () => {});
+  for (const png of ['accuracy.png', 'loss.png', 'confusion.png', 'per-class.png']) {
+    const head = (await readFile(path.join(dir, png))).subarray(0, 8);
+    assert.deepEqual([...head], [137, 80, 78, 71, 13, 10, 26, 10], `${png} is not a PNG`);
+  }
+  const metrics = JSON.parse(await readFile(path.join(dir, 'metrics.json'), 'utf8')) as { n: number; accuracyFlip: number; confusion: number[][] };
+  assert.equal(metrics.n, valData.labels.length);
+  assert.equal(metrics.confusion.flat().reduce((a, b) => a + b, 0), valData.labels.length);
+  const md = await readFile(path.join(dir, 'README.md'), 'utf8');
+  assert.match(md, /Class imbalance/);
+  assert.ok(md.includes(`${(metrics.accuracyFlip * 100).toFixed(2)}%`));
+  await assert.rejects(writeRunReport(path.join(tmp, 'no-such-run'), () => {}), /no checkpoint/);
+});
