@@ -156,6 +156,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     const modelPath = path.resolve(config.model.path ?? defaultModelPath);
     let load: ModelLoad;
     try {
+      // onnxruntime otherwise records a device id and telemetry in $HOME/.cache; a kiosk keeps nothing of the sort.
+      process.env.ORT_DISABLE_TELEMETRY ??= '1';
       const { EmotionClassifier } = await import('../model/emotion-classifier.js');
       const classifier = await EmotionClassifier.load(modelPath, { intraOpThreads: config.model.intraOpThreads });
       load = { manifest: classifier.manifest, path: modelPath };
