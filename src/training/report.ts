@@ -72,7 +72,7 @@ export async function ablationRow(run: string): Promise<AblationRow> {
   };
 }
 
-function markdown(name: string, state: TrainState, best: BestEval, ablations: AblationRow[]): string {
+function markdown(name: string, state: TrainState, best: BestEval, ablations: AblationRow[], notes: string[]): string {
   const cli = (state.options['cli'] as Record<string, unknown> | undefined) ?? state.options;
   const h = state.history;
   const last = h[h.length - 1];
@@ -137,6 +137,10 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
     lines.push('| run | configuration | epochs done / planned | best val acc (flip) | at epoch |', '|---|---|---:|---:|---:|');
     for (const a of ablations) lines.push(`| ${path.basename(a.run)} | ${a.description} | ${a.epochsDone} / ${a.plannedEpochs} | ${pct(a.bestValAcc)} | ${a.bestEpoch} |`);
   }
+  if (notes.length) {
+    lines.push('', '## Notes', '');
+    for (const n of notes) lines.push(`- ${n}`);
+  }
   lines.push('', '## Epochs', '');
   lines.push('| epoch | lr | train loss | train acc | val loss | val acc | val acc flip | img/s | s |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of h) {
@@ -149,7 +153,7 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
 }
 
 /** Writes <run>/report/ and returns its path. */
-export async function writeRunReport(run: string, log: (l: string) => void, ablationRuns: string[] = []): Promise<string> {
+export async function writeRunReport(run: string, log: (l: string) => void, ablationRuns: string[] = [], notes: string[] = []): Promise<string> {
   const name = path.basename(path.resolve(run));
   const state = await runState(run);
   const bestDir = resolveCheckpointDir(path.join(run, 'best'));
@@ -178,11 +182,12 @@ export async function writeRunReport(run: string, log: (l: string) => void, abla
     options: (state.options['cli'] as Record<string, unknown> | undefined) ?? state.options,
     history: state.history,
     ablations,
+    notes,
     backend: state.backend,
     generatedAt: new Date().toISOString(),
   };
   await writeFile(path.join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-  await writeFile(path.join(out, 'README.md'), markdown(name, state, best, ablations));
+  await writeFile(path.join(out, 'README.md'), markdown(name, state, best, ablations, notes));
   log(`report: ${out} (accuracy ${pct(best.flip.accuracy)} with flip at epoch ${best.epoch})`);
   return out;
 }
