@@ -90,7 +90,7 @@ async function dashboardCpu(url: string, dir: string): Promise<void> {
   const port = new URL(url).port;
   const config = configSchema.parse({ mqtt: { broker: url, deviceId: 'benchkiosk', topicPrefix: 'bench', statsIntervalS: 5, homeAssistant: { enabled: false } }, dataDir: path.join(dir, 'kiosk') });
   const sink = (await createMqttSink(config, { logger: silentLogger, model: { name: 'bench', version: '0' } }))!;
-  await sink.start();
+  await sink.start!();
   try {
     tmux('new-session', '-d', '-s', 'd', '-x', '80', '-y', '24', `cd ${root} && exec node --import tsx src/cli/main.ts dashboard --broker mqtt://127.0.0.1:${port} --device all --topic-prefix bench`);
     const pid = Number(tmux('display-message', '-p', '-t', 'd', '#{pane_pid}').trim());

@@ -8,7 +8,7 @@ import type { KioskConfig } from '../config/schema.js';
 import type { EventSink, FaceEvent, FrameReport } from '../events/types.js';
 import type { Logger } from '../util/logger.js';
 import { sampleHealth } from '../mqtt/health.js';
-import { availabilityPayload, eventPayload, PAYLOAD_VERSION, type StatsPayload } from '../mqtt/payloads.js';
+import { availabilityPayload, eventPayload, statsPayload } from '../mqtt/payloads.js';
 import { deriveState, FrameStats, WindowCounter } from '../mqtt/reducers.js';
 import { defaultDeviceId } from '../mqtt/topics.js';
 import { subscribeKiosks, type SubscriberOptions } from '../mqtt/subscriber.js';
@@ -146,21 +146,17 @@ export function createInProcessDashboard(config: KioskConfig, deps: { logger: Lo
     if (!running) return;
     const f = frameStats.snapshot();
     const b = deps.broker?.() ?? { connected: false, pending: 0, dropped: 0 };
-    const stats: StatsPayload = {
-      version: PAYLOAD_VERSION,
+    const now = Date.now();
+    const stats = statsPayload({
       deviceId,
-      timestamp: Date.now(),
-      uptimeS: Math.round((Date.now() - startedAt) / 1000),
-      systemUptimeS: h.systemUptimeS,
-      fps: f.fps,
-      frames: f.frames,
-      latencyMs: f.latencyMs,
-      cpu: { loadPct: h.cpuLoadPct, temperatureC: h.temperatureC },
-      memory: { usedPct: h.memUsedPct, processRssMb: h.processRssMb },
+      now,
+      startedAt,
+      health: h,
+      frames: f,
       outbox: { pending: b.pending, dropped: b.dropped, durable: true },
-      broker: { connected: b.connected },
+      brokerConnected: b.connected,
       model,
-    };
+    });
     applyMessage(c.state, deviceId, 'stats', stats, Date.now());
     c.changed();
   };

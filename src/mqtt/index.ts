@@ -12,7 +12,7 @@ import { discoveryMessages } from './discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { sampleHealth } from './health.js';
 import { Outbox } from './outbox.js';
-import { availabilityPayload, eventPayload, PAYLOAD_VERSION, type StatsPayload } from './payloads.js';
+import { availabilityPayload, eventPayload, statsPayload } from './payloads.js';
 import { Publisher, type PublisherStatus } from './publisher.js';
 import { deriveState, FrameStats, stateKey, WindowCounter } from './reducers.js';
 import { defaultDeviceId, deviceTopics, type DeviceTopics } from './topics.js';
@@ -226,21 +226,16 @@ class KioskMqttSink implements MqttSink {
     if (!p) return;
     const f = this.frameStats.snapshot();
     const s = p.status();
-    const stats: StatsPayload = {
-      version: PAYLOAD_VERSION,
+    const stats = statsPayload({
       deviceId: this.deviceId,
-      timestamp: this.now(),
-      uptimeS: Math.round((this.now() - this.startedAt) / 1000),
-      systemUptimeS: h.systemUptimeS,
-      fps: f.fps,
-      frames: f.frames,
-      latencyMs: f.latencyMs,
-      cpu: { loadPct: h.cpuLoadPct, temperatureC: h.temperatureC },
-      memory: { usedPct: h.memUsedPct, processRssMb: h.processRssMb },
+      now: this.now(),
+      startedAt: this.startedAt,
+      health: h,
+      frames: f,
       outbox: { pending: s.pending, dropped: s.dropped, durable: this.outbox?.durable ?? false },
-      broker: { connected: s.connected },
-      model: { name: this.deps.model.name, version: this.deps.model.version },
-    };
+      brokerConnected: s.connected,
+      model: this.deps.model,
+    });
     p.publishRetained(this.topics.stats, JSON.stringify(stats));
   }
 }

@@ -90,6 +90,37 @@ export interface StatsPayload {
   model: ModelRef;
 }
 
+/** The inputs of a stats message: health from systeminformation, frame stats since the last message, outbox/broker. */
+export interface StatsInputs {
+  deviceId: string;
+  now: number;
+  /** When the kiosk process started (epoch ms). */
+  startedAt: number;
+  health: { systemUptimeS: number; cpuLoadPct: number | null; temperatureC: number | null; memUsedPct: number | null; processRssMb: number };
+  frames: { fps: number; frames: number; latencyMs: StatsPayload['latencyMs'] };
+  outbox: StatsPayload['outbox'];
+  brokerConnected: boolean;
+  model: ModelRef;
+}
+
+export function statsPayload(i: StatsInputs): StatsPayload {
+  return {
+    version: PAYLOAD_VERSION,
+    deviceId: i.deviceId,
+    timestamp: i.now,
+    uptimeS: Math.round((i.now - i.startedAt) / 1000),
+    systemUptimeS: i.health.systemUptimeS,
+    fps: i.frames.fps,
+    frames: i.frames.frames,
+    latencyMs: i.frames.latencyMs,
+    cpu: { loadPct: i.health.cpuLoadPct, temperatureC: i.health.temperatureC },
+    memory: { usedPct: i.health.memUsedPct, processRssMb: i.health.processRssMb },
+    outbox: i.outbox,
+    broker: { connected: i.brokerConnected },
+    model: { name: i.model.name, version: i.model.version },
+  };
+}
+
 export function availabilityPayload(
   deviceId: string,
   state: 'online' | 'offline',

@@ -46,7 +46,7 @@ after(async () => {
 
 test('dashboard in tmux (80x24): counts change with events, the device goes offline, d switches devices, resize, p pauses, q quits', { timeout: 90_000 }, async () => {
   const sink = (await createMqttSink(kioskConfig({ broker: broker.url, deviceId: 'tmuxkiosk', topicPrefix: 'ek', statsIntervalS: 1, homeAssistant: { enabled: false } }, dataDir), { logger: silentLogger, model: MODEL })) as MqttSink;
-  await sink.start();
+  await sink.start!();
   let stopped = false;
   try {
     const cmd = `cd ${root} && exec node --import tsx src/cli/main.ts dashboard --broker ${broker.url} --device all --topic-prefix ek`;
@@ -56,7 +56,7 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
 
     // a camera at ~10 fps while the test runs
     let n = 1;
-    const camera = setInterval(() => sink.onFrame(frame(n++, [{ id: 1, emotion: 'happy' }, { id: 2, emotion: 'happy' }], Date.now())), 100);
+    const camera = setInterval(() => sink.onFrame!(frame(n++, [{ id: 1, emotion: 'happy' }, { id: 2, emotion: 'happy' }], Date.now())), 100);
     after(() => clearInterval(camera));
     for (let i = 0; i < 3; i++) await sink.onEvent(faceEvent(i, 'appeared', 'happy'));
     const s2 = await waitFor(() => (/Emotions entered \(3 events\)/.test(screen()) ? screen() : null), 20_000, `3 events; screen:\n${screen()}`);
@@ -71,13 +71,13 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
     process.stdout.write(`# dashboard screen after 7 events:\n${s3.split('\n').map((l) => `# ${l}`).join('\n')}\n`);
 
     clearInterval(camera);
-    await sink.stop();
+    await sink.stop!();
     stopped = true;
     await waitFor(() => /tmuxkiosk OFFLINE \(shutdown\)/.test(screen()), 20_000, `offline; screen:\n${screen()}`);
 
     // a second kiosk under the same prefix: the dashboard lists it, d switches to it
     const second = (await createMqttSink(kioskConfig({ broker: broker.url, deviceId: 'kiosk_two', topicPrefix: 'ek', homeAssistant: { enabled: false } }, path.join(dataDir, 'two')), { logger: silentLogger, model: MODEL })) as MqttSink;
-    await second.start();
+    await second.start!();
     try {
       await waitFor(() => /\[2 devices\]/.test(screen()), 20_000, `2 devices; screen:\n${screen()}`);
       tmux('send-keys', '-t', SESSION, 'd');
@@ -85,7 +85,7 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
       tmux('send-keys', '-t', SESSION, 'd');
       await waitFor(() => /^ tmuxkiosk OFFLINE/.test(screen()), 10_000, `back to tmuxkiosk; screen:\n${screen()}`);
     } finally {
-      await second.stop();
+      await second.stop!();
     }
 
     // resizes cleanly: larger, then back to 80x24, the layout is redrawn to the new size
@@ -105,7 +105,7 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
     tmux('send-keys', '-t', SESSION, 'q');
     await waitFor(() => !alive(), 10_000, 'the dashboard quits on q');
   } finally {
-    if (!stopped) await sink.stop();
+    if (!stopped) await sink.stop!();
   }
 });
 

@@ -12,7 +12,7 @@ test('broker: embedded runs aedes on 127.0.0.1 for the kiosk and its subscribers
   const port = await freePort();
   const dir = tempDir('embedded');
   const sink = (await createMqttSink(kioskConfig({ broker: 'embedded', embeddedPort: port, deviceId: 'emb', homeAssistant: { enabled: false } }, dir), { logger: silentLogger, model: MODEL })) as MqttSink;
-  await sink.start();
+  await sink.start!();
   try {
     assert.equal(sink.status().brokerUrl, `mqtt://127.0.0.1:${port}`);
     const col = await Collector.connect(`mqtt://127.0.0.1:${port}`, ['emotion-kiosk/emb/#']);
@@ -23,7 +23,7 @@ test('broker: embedded runs aedes on 127.0.0.1 for the kiosk and its subscribers
     assert.equal(contractErrors('events', got.json), '');
     await col.close();
   } finally {
-    await sink.stop();
+    await sink.stop!();
     rmSync(dir, { recursive: true, force: true });
   }
   // the port is free again

@@ -22,7 +22,7 @@ function capturingLogger() {
 async function startSink(mqtt: MqttInput, dataDir: string) {
   const log = capturingLogger();
   const sink = (await createMqttSink(kioskConfig(mqtt, dataDir), { logger: log.logger, model: MODEL })) as MqttSink;
-  await sink.start();
+  await sink.start!();
   return { sink, ...log };
 }
 
@@ -52,7 +52,7 @@ describe('MQTT sink with a real mosquitto', () => {
       const t = sink.topics;
       assert.equal(t.events, 'ek/kiosk_1/events');
       await waitFor(() => col.on(t.availability).some((m) => (m.json as { state?: string }).state === 'online'), 10_000, 'online');
-      sink.onFrame(frame(1, [{ id: 1, emotion: 'happy' }, { id: 2, emotion: 'sad' }]));
+      sink.onFrame!(frame(1, [{ id: 1, emotion: 'happy' }, { id: 2, emotion: 'sad' }]));
       const sent = [faceEvent(0, 'appeared', 'happy'), faceEvent(1, 'emotion_changed', 'sad'), faceEvent(2, 'left', 'sad')];
       for (const e of sent) await sink.onEvent(e);
       const events = await waitFor(() => (col.on(t.events).length >= 3 ? col.on(t.events) : null), 10_000, '3 events');
@@ -100,7 +100,7 @@ describe('MQTT sink with a real mosquitto', () => {
       await col.client.publishAsync('homeassistant/status', 'online');
       await waitFor(() => col.on(happyTopic).length > before && col.on(t.state).length > statesBefore, 5_000, 'discovery re-sent after homeassistant/status online');
     } finally {
-      await sink.stop();
+      await sink.stop!();
     }
     const off = await waitFor(() => col.on('ek/kiosk_1/availability').find((m) => (m.json as { state: string }).state === 'offline'), 5_000, 'offline');
     assert.deepEqual({ ...(off.json as object), timestamp: 0 }, { version: 1, state: 'offline', reason: 'shutdown', deviceId: 'kiosk_1', timestamp: 0 });
@@ -110,7 +110,7 @@ describe('MQTT sink with a real mosquitto', () => {
   test('a late subscriber gets the retained state, availability and stats', async () => {
     const { sink } = await startSink({ broker: broker.url, deviceId: 'late', topicPrefix: 'ek', homeAssistant: { enabled: false } }, tmp('late'));
     try {
-      sink.onFrame(frame(1, [{ id: 7, emotion: 'surprise' }]));
+      sink.onFrame!(frame(1, [{ id: 7, emotion: 'surprise' }]));
       await waitFor(() => sink.status().connected, 10_000, 'connected');
       // another publisher's view: wait until the broker holds the state, then subscribe afresh
       const probe = await waitFor(async () => {
@@ -131,7 +131,7 @@ describe('MQTT sink with a real mosquitto', () => {
         await probe.close();
       }
     } finally {
-      await sink.stop();
+      await sink.stop!();
     }
   });
 
@@ -181,7 +181,7 @@ describe('MQTT sink with a real mosquitto', () => {
       await waitFor(() => col.messages.length >= 20, 5_000, 'events delivered');
       await col.close();
     } finally {
-      await sink.stop();
+      await sink.stop!();
       await late?.stop();
     }
   });
@@ -195,12 +195,12 @@ describe('MQTT sink with a real mosquitto', () => {
       assert.ok(bad.lines.some((l) => /ERROR|WARN/.test(l) && l.includes('mqtt.username / mqtt.password') || l.includes('not authorized')), bad.lines.join('\n'));
       await bad.sink.onEvent(faceEvent(1)); // the kiosk keeps running; the event waits
       assert.equal(bad.sink.status().pending, 1);
-      await bad.sink.stop();
+      await bad.sink.stop!();
 
       const good = await startSink({ broker: secured.url, deviceId: 'pw2', topicPrefix: 'ek', username: 'kiosk', password: 'right-pass', homeAssistant: { enabled: false } }, tmp('pw2'));
       await good.sink.onEvent(faceEvent(2));
       await waitFor(() => good.sink.status().connected && good.sink.status().pending === 0, 10_000, 'connected and delivered');
-      await good.sink.stop();
+      await good.sink.stop!();
     } finally {
       await secured.stop();
     }
@@ -218,14 +218,14 @@ describe('MQTT sink with a real mosquitto', () => {
       const got = await waitFor(() => col.messages[0], 10_000, 'event over TLS');
       assert.equal((got.json as { eventId: string }).eventId, e.eventId);
       assert.equal(contractErrors('events', got.json), '');
-      await ok.sink.stop();
+      await ok.sink.stop!();
       await col.close();
 
       const wrong = await startSink({ broker: `mqtts://localhost:${tls.port}`, ca: pki.otherCa, deviceId: 'tls2', topicPrefix: 'ek', homeAssistant: { enabled: false } }, tmp('tls2'));
       await waitFor(() => wrong.sink.status().lastError, 10_000, 'a TLS error');
       assert.match(wrong.sink.status().lastError!, /TLS to mqtts:\/\/localhost:\d+ failed: .*check mqtt\.ca/);
       assert.equal(wrong.sink.status().connected, false);
-      await wrong.sink.stop();
+      await wrong.sink.stop!();
     } finally {
       await tls.stop();
     }
@@ -234,7 +234,7 @@ describe('MQTT sink with a real mosquitto', () => {
   test('a missing CA file is a configuration error naming the key', async () => {
     const log = capturingLogger();
     const sink = (await createMqttSink(kioskConfig({ broker: 'mqtts://localhost:8883', ca: '/nonexistent/ca.crt' }, tmp('ca')), { logger: log.logger, model: MODEL }))!;
-    await assert.rejects(sink.start(), /mqtt\.ca: cannot read \/nonexistent\/ca\.crt \(ENOENT\)/);
+    await assert.rejects(sink.start!(), /mqtt\.ca: cannot read \/nonexistent\/ca\.crt \(ENOENT\)/);
     await sink.stop?.();
   });
 

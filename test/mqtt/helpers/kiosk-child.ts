@@ -27,7 +27,7 @@ let next = peek.nextSeq;
 await peek.close();
 
 const sink = (await createMqttSink(config, { logger, model: MODEL }))!;
-await sink.start();
+await sink.start!();
 const out = (s: string) => process.stdout.write(s + '\n');
 out(`start ${next}`);
 const connectedTimer = setInterval(() => {
@@ -51,5 +51,5 @@ process.on('SIGTERM', () => {
   stopping = true;
   clearInterval(tick);
   clearInterval(connectedTimer);
-  void sink.stop().then(() => process.exit(0));
+  void sink.stop!().then(() => process.exit(0));
 });
