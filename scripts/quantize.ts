@@ -29,17 +29,17 @@ const program = new Command('quantize')
   .option('--images <n>', 'calibration images', positiveInt, 500)
   .option('--percentile <p>', 'percentile calibration instead of min/max (e.g. 99.99)', (v) => Number(v))
   .option('--attention-weights <mode>', 'attention-branch weights: auto (float if the file stays <= 1/3 of float, else int8 weight-only), int8, float', 'auto')
-  .option('--no-bias-correction', 'skip empirical bias correction of the int8 layers')
+  .option('--bias-correction', 'empirical bias correction of the int8 layers (opt-in: it helped some checkpoints, hurt others)')
   .option('--check <folder>', 'report float/int8 top-1 agreement and accuracy on this labelled folder')
   .option('--check-limit <n>', 'only n images of the check folder, evenly spaced', positiveInt)
-  .action(async (opts: { model: string; data: string; out?: string; images: number; percentile?: number; attentionWeights: string; check?: string; checkLimit?: number; biasCorrection: boolean }) => {
+  .action(async (opts: { model: string; data: string; out?: string; images: number; percentile?: number; attentionWeights: string; check?: string; checkLimit?: number; biasCorrection?: boolean }) => {
     const out = opts.out ?? int8PathFor(opts.model);
     const r = await quantizeModelFile(opts.model, out, {
       calibrationData: opts.data,
       calibrationImages: opts.images,
       method: opts.percentile ? { kind: 'percentile', percentile: opts.percentile } : { kind: 'minmax' },
       attentionWeights: parseAttention(opts.attentionWeights),
-      biasCorrection: opts.biasCorrection,
+      biasCorrection: opts.biasCorrection ?? false,
     });
     process.stdout.write(
       `${r.file}: ${r.int8Bytes} bytes (float ${r.floatBytes}, ratio ${(r.int8Bytes / r.floatBytes).toFixed(3)}); ` +

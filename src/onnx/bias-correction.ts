@@ -1,8 +1,8 @@
 /**
  * Empirical bias correction before INT8 quantization: runs the float graph and a copy whose trunk Conv/Gemm weights
  * are replaced by their int8 round trip over the calibration images, and moves each of those layers' biases by the
- * per-channel mean shift the rounding causes (quant-math.ts correctBias). Measured on a Deep_Emotion checkpoint:
- * float/int8 top-1 agreement on PublicTest 97.99% -> 98.58%.
+ * per-channel mean shift the rounding causes (quant-math.ts correctBias). Opt-in (quantize.ts --bias-correction):
+ * on de-w12 it raised PublicTest float/int8 agreement at epoch 2 (97.99 -> 98.58%) but lowered it at epoch 11.
  */
 import type { GraphNode, OnnxGraph } from './graph.js';
 import { encodeModel } from './onnx-file.js';
