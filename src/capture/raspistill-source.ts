@@ -10,7 +10,7 @@ import { Raspistill, RaspistillInterruptError } from 'node-raspistill';
 import type { Logger } from '../util/logger.js';
 import { findFirstBinary } from './find-binary.js';
 import { RASPISTILL_HINT } from './hints.js';
-import { decodeJpeg } from './jpeg-decode.js';
+import { decodeJpeg, readDecodable } from './jpeg-decode.js';
 import { JpegStreamSplitter } from './jpeg-splitter.js';
 import { LatestFrames, QueueTimeoutError } from './latest-frames.js';
 import { SourceError, type Frame, type FrameSource } from './types.js';
@@ -96,19 +96,14 @@ export class RaspistillFrameSource implements FrameSource {
       this.pending = undefined;
       return frame;
     }
-    const maxBad = this.options.maxBadFrames ?? 10;
-    for (let bad = 1; ; bad++) {
-      const jpeg = await this.nextJpeg(this.options.stallTimeoutMs ?? Math.max(5_000, 3 * this.intervalMs), 'running');
-      try {
-        return this.decode(jpeg);
-      } catch (err) {
-        this.options.logger.debug(`${this.description}: skipped a frame: ${(err as Error).message}`);
-        if (bad >= maxBad) {
-          await this.stopCamera();
-          throw new SourceError(`${this.description}: ${bad} undecodable frames in a row (last: ${(err as Error).message})`, true);
-        }
-      }
-    }
+    return readDecodable({
+      description: this.description,
+      logger: this.options.logger,
+      maxBad: this.options.maxBadFrames ?? 10,
+      next: () => this.nextJpeg(this.options.stallTimeoutMs ?? Math.max(5_000, 3 * this.intervalMs), 'running'),
+      decode: (jpeg) => this.decode(jpeg),
+      stop: () => this.stopCamera(),
+    });
   }
 
   async close(): Promise<void> {

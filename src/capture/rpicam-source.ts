@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../util/logger.js';
 import { findFirstBinary } from './find-binary.js';
 import { RPICAM_HINT } from './hints.js';
-import { decodeJpeg } from './jpeg-decode.js';
+import { decodeJpeg, readDecodable } from './jpeg-decode.js';
 import { JpegStreamSplitter } from './jpeg-splitter.js';
 import { LatestFrames, QueueTimeoutError } from './latest-frames.js';
 import { SourceError, type Frame, type FrameSource } from './types.js';
@@ -119,21 +119,14 @@ export class RpicamFrameSource implements FrameSource {
       this.pending = undefined;
       return frame;
     }
-    const maxBad = this.options.maxBadFrames ?? 10;
-    let bad = 0;
-    for (;;) {
-      const jpeg = await this.nextJpeg(this.options.stallTimeoutMs ?? 5_000, 'running');
-      try {
-        return this.decode(jpeg);
-      } catch (err) {
-        bad++;
-        this.options.logger.debug(`${this.description}: skipped a frame: ${(err as Error).message}`);
-        if (bad >= maxBad) {
-          await this.stopChild();
-          throw new SourceError(`${this.description}: ${bad} undecodable frames in a row (last: ${(err as Error).message})`, true);
-        }
-      }
-    }
+    return readDecodable({
+      description: this.description,
+      logger: this.options.logger,
+      maxBad: this.options.maxBadFrames ?? 10,
+      next: () => this.nextJpeg(this.options.stallTimeoutMs ?? 5_000, 'running'),
+      decode: (jpeg) => this.decode(jpeg),
+      stop: () => this.stopChild(),
+    });
   }
 
   async close(): Promise<void> {
