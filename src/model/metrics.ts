@@ -18,14 +18,15 @@ export interface ClassificationReport {
   labels: string[];
 }
 
-export function confusionMatrix(truth: readonly number[], predicted: readonly number[], classes: number): number[][] {
+export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
   if (truth.length !== predicted.length) throw new RangeError(`${truth.length} labels but ${predicted.length} predictions`);
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  truth.forEach((t, i) => {
+  for (let i = 0; i < truth.length; i++) {
+    const t = truth[i]!;
     const p = predicted[i]!;
     if (t < 0 || t >= classes || p < 0 || p >= classes) throw new RangeError(`class index out of range at ${i}: ${t} / ${p}`);
     m[t]![p]!++;
-  });
+  }
   return m;
 }
 
