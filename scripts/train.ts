@@ -32,6 +32,7 @@ const program = new Command()
   .option('--max-lr <x>', 'peak learning rate of the one-cycle schedule', num('--max-lr', 0), DEFAULT_TRAIN.maxLr)
   .option('--weight-decay <x>', 'AdamW decoupled weight decay (kernels only)', num('--weight-decay', 0), DEFAULT_TRAIN.weightDecay)
   .option('--width <n>', 'channels of the main convolutions (reference 10)', num('--width', 1, true), 10)
+  .option('--width2 <n>', 'channels of conv3-conv4 (default: --width)', num('--width2', 1, true))
   .option('--hidden <n>', 'units of the hidden dense layer (reference 50)', num('--hidden', 1, true), 50)
   .addOption(new Option('--batch-norm <mode>', 'all: BN after every main conv; original: conv4 only').choices(['all', 'original']).default('all'))
   .option('--no-attention', 'drop the spatial-transformer branch (ablation only; never ship)')
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
       resume: Boolean(opts['resume']),
       model: {
         width: opts['width'] as number,
+        ...(opts['width2'] !== undefined ? { width2: opts['width2'] as number } : {}),
         hidden: opts['hidden'] as number,
         batchNorm: opts['batchNorm'] as 'all' | 'original',
         attention: opts['attention'] as boolean,

@@ -10,11 +10,13 @@ import { DeepEmotion, defaultModelConfig, type BnUpdate } from '../../src/traini
 
 const BATCH = Number(process.env['BENCH_TRAIN_BATCH'] ?? 32);
 const WIDTH = Number(process.env['BENCH_TRAIN_WIDTH'] ?? 12);
+const WIDTH2 = process.env['BENCH_TRAIN_WIDTH2'] ? Number(process.env['BENCH_TRAIN_WIDTH2']) : undefined;
+const HIDDEN = Number(process.env['BENCH_TRAIN_HIDDEN'] ?? 50);
 
 /** Images/s over `batches` timed steps after one warm-up step. */
 async function measure(kind: BackendKind, batches: number): Promise<{ backend: string; ips: number }> {
   const backend = await initBackend(kind);
-  const model = new DeepEmotion(defaultModelConfig({ width: WIDTH }), 1);
+  const model = new DeepEmotion(defaultModelConfig({ width: WIDTH, ...(WIDTH2 ? { width2: WIDTH2 } : {}), hidden: HIDDEN }), 1);
   const names = model.specs.filter((s) => s.trainable).map((s) => s.name);
   const opt = new AdamW(new Map(names.map((n) => [n, model.p(n)])), new Set(names.filter((n) => n.endsWith('.kernel'))));
   const x = tf.randomNormal([BATCH, 48, 48, 1], 0, 1, 'float32', 1) as tf.Tensor4D;

@@ -17,6 +17,8 @@ export class CheckpointReadError extends Error {}
 export const checkpointConfigSchema = z.object({
   arch: z.literal('deep_emotion'),
   width: z.number().int().positive(),
+  /** conv3-conv4 channels (absent in older checkpoints: same as width) */
+  width2: z.number().int().positive().optional(),
   hidden: z.number().int().positive(),
   batchNorm: z.enum(['all', 'original']),
   attention: z.boolean(),
@@ -122,16 +124,17 @@ export function networkFromCheckpoint(ck: CheckpointContents): NetworkDescriptio
   const pool = (name: string): Layer => ({ type: 'maxpool', name, size: [2, 2], strides: [2, 2], padding: 'valid' });
   const relu = (name: string): Layer => ({ type: 'relu', name });
   const w = cfg.width;
-  const bn = (name: string): BatchNormLayer[] => {
+  const w2 = cfg.width2 ?? cfg.width;
+  const bn = (name: string, c: number): BatchNormLayer[] => {
     if (!hasBn(name)) return [];
     return [
       {
         type: 'batchnorm',
         name,
-        gamma: take(`${name}.gamma`, [w]),
-        beta: take(`${name}.beta`, [w]),
-        movingMean: take(`${name}.movingMean`, [w]),
-        movingVariance: take(`${name}.movingVariance`, [w]),
+        gamma: take(`${name}.gamma`, [c]),
+        beta: take(`${name}.beta`, [c]),
+        movingMean: take(`${name}.movingMean`, [c]),
+        movingVariance: take(`${name}.movingVariance`, [c]),
         epsilon: cfg.bnEpsilon,
       },
     ];
@@ -146,13 +149,13 @@ export function networkFromCheckpoint(ck: CheckpointContents): NetworkDescriptio
       ]
     : null;
   const trunk: Layer[] = [
-    conv('conv1', 3, 1, w, hasBn('bn1')), ...bn('bn1'), relu('relu1'),
-    conv('conv2', 3, w, w, hasBn('bn2')), ...bn('bn2'), relu('relu2'), pool('pool2'),
-    conv('conv3', 3, w, w, hasBn('bn3')), ...bn('bn3'), relu('relu3'),
-    conv('conv4', 3, w, w, hasBn('bn4')), ...bn('bn4'), relu('relu4'), pool('pool4'),
+    conv('conv1', 3, 1, w, hasBn('bn1')), ...bn('bn1', w), relu('relu1'),
+    conv('conv2', 3, w, w, hasBn('bn2')), ...bn('bn2', w), relu('relu2'), pool('pool2'),
+    conv('conv3', 3, w, w2, hasBn('bn3')), ...bn('bn3', w2), relu('relu3'),
+    conv('conv4', 3, w2, w2, hasBn('bn4')), ...bn('bn4', w2), relu('relu4'), pool('pool4'),
     { type: 'dropout', name: 'dropout' },
     { type: 'flatten', name: 'flatten' },
-    dense('fc1', 81 * w, cfg.hidden), relu('fc1.relu'),
+    dense('fc1', 81 * w2, cfg.hidden), relu('fc1.relu'),
     dense('fc2', cfg.hidden, cfg.labels.length),
   ];
   if (left.size > 0) {

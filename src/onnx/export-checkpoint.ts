@@ -47,7 +47,7 @@ export async function exportCheckpoint(checkpointDir: string, outFile: string, o
   const cfg = ck.config;
   const architecture =
     `Deep_Emotion (Minaee et al. 2019)${cfg.attention ? ' with spatial-transformer attention (localisation net -> theta -> AffineGrid + GridSample)' : ' WITHOUT the attention branch'}; ` +
-    `4 conv 3x3 x${cfg.width}, batch norm ${cfg.batchNorm === 'all' ? 'after every conv' : 'after conv4 only'} (folded into the convs), dense ${cfg.hidden}, ${net.classes} classes`;
+    `4 conv 3x3 x${cfg.width === (cfg.width2 ?? cfg.width) ? cfg.width : `${cfg.width},${cfg.width},${cfg.width2},${cfg.width2}`}, batch norm ${cfg.batchNorm === 'all' ? 'after every conv' : 'after conv4 only'} (folded into the convs), dense ${cfg.hidden}, ${net.classes} classes`;
   await mkdir(path.dirname(outFile), { recursive: true });
   const graph = exportNetwork(net, { checkpoint: abs, run, epoch: String(epoch ?? ''), version });
   const bytes = await writeModel(outFile, graph);

@@ -7,20 +7,24 @@
  *              -> flatten (h,w,c) 640 -> loc.fc1 640->32 -> relu -> loc.fc2 32->6 = theta (init: zero kernel,
  *              identity bias) -> xs = grid_sample(x, affine_grid(theta)) (align_corners=False, zeros padding)
  *   main:      conv1 3x3 1->w -> [bn1] -> relu -> conv2 3x3 w->w -> [bn2] -> relu -> maxpool 2
- *              -> conv3 3x3 w->w -> [bn3] -> relu -> conv4 3x3 w->w -> bn4 -> relu -> maxpool 2
- *              -> dropout (training only) -> flatten (h,w,c) 81w -> fc1 81w->hidden -> relu -> fc2 hidden->7 logits
+ *              -> conv3 3x3 w->w2 -> [bn3] -> relu -> conv4 3x3 w2->w2 -> bn4 -> relu -> maxpool 2
+ *              -> dropout (training only) -> flatten (h,w,c) 81w2 -> fc1 81w2->hidden -> relu -> fc2 hidden->7 logits
+ * w2 = width2 (default: width, as in the reference where all four convs have 10 channels).
  * batchNorm "original" keeps only bn4 (as the reference implementation); "all" adds bn1..bn3.
  */
 import * as tf from '@tensorflow/tfjs';
 import { EMOTIONS } from '../model/labels.js';
+import { batchNormTrain } from './batch-norm.js';
 import { spatialTransform } from './grid-sample.js';
 import { maxPool2 } from './pool.js';
 import { Rng } from './rng.js';
 
 export interface ModelConfig {
   arch: 'deep_emotion';
-  /** Channels of the four main convolutions (reference: 10). */
+  /** Channels of the main convolutions (reference: 10); of conv1-conv2 when width2 is set. */
   width: number;
+  /** Channels of conv3-conv4 (after the first pool, at a quarter of the pixels); default: width. */
+  width2?: number;
   /** Units of the hidden dense layer (reference: 50). */
   hidden: number;
   /** "all": BN after every main conv; "original": only after conv4 as in the reference code. */
@@ -62,6 +66,11 @@ export interface ParamSpec {
   init: 'he' | 'zeros' | 'ones' | 'identity-theta' | 'glorot';
 }
 
+/** Channels of conv3 and conv4. */
+export function stage2Width(cfg: Pick<ModelConfig, 'width' | 'width2'>): number {
+  return cfg.width2 ?? cfg.width;
+}
+
 function bnNames(cfg: ModelConfig): string[] {
   return cfg.batchNorm === 'all' ? ['bn1', 'bn2', 'bn3', 'bn4'] : ['bn4'];
 }
@@ -69,6 +78,7 @@ function bnNames(cfg: ModelConfig): string[] {
 /** Every parameter in checkpoint order (the order of weights.json). */
 export function paramSpecs(cfg: ModelConfig): ParamSpec[] {
   const w = cfg.width;
+  const w2 = stage2Width(cfg);
   const specs: ParamSpec[] = [];
   const bnsEarly = bnNames(cfg);
   const conv = (name: string, k: number, cin: number, cout: number) => {
@@ -87,22 +97,22 @@ export function paramSpecs(cfg: ModelConfig): ParamSpec[] {
     dense('loc.fc2', 32, 6, 'zeros');
   }
   const bns = bnNames(cfg);
-  const bn = (name: string) => {
+  const bn = (name: string, c: number) => {
     if (!bns.includes(name)) return;
-    specs.push({ name: `${name}.gamma`, shape: [w], trainable: true, decay: false, init: 'ones' });
-    specs.push({ name: `${name}.beta`, shape: [w], trainable: true, decay: false, init: 'zeros' });
-    specs.push({ name: `${name}.movingMean`, shape: [w], trainable: false, decay: false, init: 'zeros' });
-    specs.push({ name: `${name}.movingVariance`, shape: [w], trainable: false, decay: false, init: 'ones' });
+    specs.push({ name: `${name}.gamma`, shape: [c], trainable: true, decay: false, init: 'ones' });
+    specs.push({ name: `${name}.beta`, shape: [c], trainable: true, decay: false, init: 'zeros' });
+    specs.push({ name: `${name}.movingMean`, shape: [c], trainable: false, decay: false, init: 'zeros' });
+    specs.push({ name: `${name}.movingVariance`, shape: [c], trainable: false, decay: false, init: 'ones' });
   };
   conv('conv1', 3, 1, w);
-  bn('bn1');
+  bn('bn1', w);
   conv('conv2', 3, w, w);
-  bn('bn2');
-  conv('conv3', 3, w, w);
-  bn('bn3');
-  conv('conv4', 3, w, w);
-  bn('bn4');
-  dense('fc1', 81 * w, cfg.hidden);
+  bn('bn2', w);
+  conv('conv3', 3, w, w2);
+  bn('bn3', w2);
+  conv('conv4', 3, w2, w2);
+  bn('bn4', w2);
+  dense('fc1', 81 * w2, cfg.hidden);
   dense('fc2', cfg.hidden, cfg.labels.length, 'glorot');
   return specs;
 }
@@ -177,16 +187,14 @@ export class DeepEmotion {
     const c = h.shape[3];
     // channel-wise ops on a [N*H*W, C] view: wasm's 4-D broadcasting is ~4x slower than the 2-D one
     const flat = h.reshape([-1, c]);
-    let mean: tf.Tensor;
-    let variance: tf.Tensor;
     if (training) {
-      mean = flat.mean(0);
-      variance = flat.sub(mean).square().mean(0);
-      if (updates) updates.push({ name, mean: tf.keep(mean), variance: tf.keep(variance), count: flat.shape[0] });
-    } else {
-      mean = this.p(`${name}.movingMean`);
-      variance = this.p(`${name}.movingVariance`);
+      const r = batchNormTrain(flat as tf.Tensor2D, gamma, beta, eps);
+      if (updates) updates.push({ name, mean: r.mean, variance: r.variance, count: flat.shape[0] });
+      else tf.dispose([r.mean, r.variance]);
+      return r.y.reshape(h.shape) as tf.Tensor4D;
     }
+    const mean = this.p(`${name}.movingMean`);
+    const variance = this.p(`${name}.movingVariance`);
     const scale = gamma.mul(tf.rsqrt(variance.add(eps)));
     const shift = beta.sub(mean.mul(scale));
     return flat.mul(scale).add(shift).reshape(h.shape) as tf.Tensor4D;

@@ -50,7 +50,9 @@ function pct(x: number, digits = 2): string {
 function describe(o: Record<string, unknown>): string {
   const cli = (o['cli'] as Record<string, unknown> | undefined) ?? o;
   const parts = [
-    `width ${String(cli['width'] ?? '?')}`,
+    `width ${String(cli['width'] ?? '?')}${cli['width2'] !== undefined ? `/${String(cli['width2'])}` : ''}`,
+    `hidden ${String(cli['hidden'] ?? '?')}`,
+    `dropout ${String(cli['dropout'] ?? '?')}`,
     `BN ${String(cli['batchNorm'] ?? '?')}`,
     cli['attention'] === false ? 'no attention' : 'attention',
     cli['augment'] === false ? 'no augmentation' : 'augmentation',
@@ -105,7 +107,7 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
   lines.push('', '![accuracy](accuracy.png)', '', '![loss](loss.png)', '', '![confusion](confusion.png)', '', '![per class](per-class.png)', '');
   lines.push('## How it was trained', '');
   lines.push(
-    `- Network: width ${String(cli['width'])} (reference 10), hidden ${String(cli['hidden'])}, batch norm "${String(cli['batchNorm'])}", ` +
+    `- Network: width ${String(cli['width'])}${cli['width2'] !== undefined ? ` (conv1-2), ${String(cli['width2'])} (conv3-4)` : ''} (reference 10), hidden ${String(cli['hidden'])}, batch norm "${String(cli['batchNorm'])}", ` +
       `dropout ${String(cli['dropout'])} before fc1 (training only), attention ${cli['attention'] === false ? 'off' : 'on'}; ` +
       `layout and weights in src/training/CHECKPOINT.md.`,
   );

@@ -85,8 +85,8 @@ async function parity(over: Partial<ModelConfig>, seed: number): Promise<{ maxDi
   return { maxDiff, thetaSpread };
 }
 
-test('ONNX export matches TensorFlow.js probabilities on real faces (attention, BN after every conv)', async (t) => {
-  const { maxDiff, thetaSpread } = await parity({ batchNorm: 'all', attention: true, width: 12, hidden: 40 }, 11);
+test('ONNX export matches TensorFlow.js probabilities on real faces (attention, BN after every conv, conv3-4 wider)', async (t) => {
+  const { maxDiff, thetaSpread } = await parity({ batchNorm: 'all', attention: true, width: 12, width2: 20, hidden: 40 }, 11);
   t.diagnostic(`max |p_tfjs - p_onnx| = ${maxDiff.toExponential(2)}, theta spread ${thetaSpread.toFixed(3)}`);
   assert.ok(thetaSpread > 0.02, `theta should not be the identity in this test (spread ${thetaSpread})`);
   assert.ok(maxDiff <= 1e-4, `max |p_tfjs - p_onnx| = ${maxDiff}`);
