@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_KINDS, initBackend, type BackendKind } from '../src/training/backend.js';
+import { defaultWorkerCount } from '../src/training/gradient-pool.js';
 import { loadFer2013, loadValidation } from '../src/training/fer2013.js';
 import { DEFAULT_TRAIN, train } from '../src/training/trainer.js';
 
@@ -27,6 +28,12 @@ const program = new Command()
   .requiredOption('--data <path>', 'FER2013: folder with train/ and test/, or Kaggle fer2013.csv')
   .requiredOption('--run <dir>', 'run folder (checkpoints, log, report), e.g. runs/de-w16')
   .addOption(new Option('--backend <kind>', 'tfjs backend').choices(BACKEND_KINDS as string[]).default('auto'))
+  .option('--workers <n>', 'threads sharing each batch (data-parallel; wasm and cpu backends): a number or "auto" (one per core)', (v: string) => {
+    if (v === 'auto') return v;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--workers must be a positive integer or "auto"');
+    return n;
+  }, 'auto')
   .option('--epochs <n>', 'total epochs (the one-cycle schedule spans them)', num('--epochs', 1, true), DEFAULT_TRAIN.epochs)
   .option('--batch-size <n>', 'batch size', num('--batch-size', 1, true), DEFAULT_TRAIN.batchSize)
   .option('--max-lr <x>', 'peak learning rate of the one-cycle schedule', num('--max-lr', 0), DEFAULT_TRAIN.maxLr)
@@ -66,7 +73,7 @@ async function main(): Promise<void> {
     // a resumed run keeps its architecture and schedule; only --epochs / --patience / --backend may change
     const prev = JSON.parse(await readFile(path.join(run, 'last', 'state.json'), 'utf8')) as { options: Record<string, unknown> };
     const cli = prev.options['cli'] as Record<string, unknown> | undefined;
-    if (cli) opts = { ...cli, epochs: o['epochs'] !== DEFAULT_TRAIN.epochs ? o['epochs'] : cli['epochs'], patience: o['patience'], backend: o['backend'], resume: true, data: o['data'], run: o['run'] };
+    if (cli) opts = { ...cli, epochs: o['epochs'] !== DEFAULT_TRAIN.epochs ? o['epochs'] : cli['epochs'], patience: o['patience'], backend: o['backend'], workers: o['workers'], resume: true, data: o['data'], run: o['run'] };
   }
   const backend = await initBackend(opts['backend'] as BackendKind);
   log(`backend ${backend}; node ${process.version}; pid ${process.pid}`);
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
         dropout: opts['dropout'] as number,
       },
       maxBatchesPerEpoch: opts['maxBatches'] as number | undefined,
+      workers: backend === 'tensorflow' ? 1 : opts['workers'] === 'auto' ? defaultWorkerCount() : (opts['workers'] as number),
       deadline: o['deadline'] as number | undefined,
       stopAfterEpoch: o['stopAfter'] as number | undefined,
       progressBar: Boolean(process.stdout.isTTY),

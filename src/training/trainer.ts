@@ -8,11 +8,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { AdamW } from './adamw.js';
-import { applyAugment, DEFAULT_AUGMENT, drawAugment, normalizeInto, NO_AUGMENT, type AugmentParams } from './augment.js';
+import { DEFAULT_AUGMENT, normalizeInto, NO_AUGMENT } from './augment.js';
+import { meanStd } from './batch.js';
 import { loadCheckpoint, resolveCheckpointDir, saveCheckpoint, type EpochRecord, type TrainState } from './checkpoint.js';
 import { classCounts, FER_SIZE, type FerDataset } from './fer2013.js';
 import { classificationReport, classWeights, confusionMatrix, type ClassificationReport } from './metrics.js';
-import { DeepEmotion, defaultModelConfig, type BnUpdate, type ModelConfig } from './model.js';
+import { GradientWorkerPool } from './gradient-pool.js';
+import { DeepEmotion, defaultModelConfig, type ModelConfig } from './model.js';
 import { mixSeed, Rng } from './rng.js';
 import { oneCycleLr } from './schedule.js';
 
@@ -47,6 +49,8 @@ export interface TrainOptions {
   stopAfterEpoch?: number;
   /** Stop each epoch after this many batches (quick checks, benchmarks). */
   maxBatchesPerEpoch?: number;
+  /** Threads that share each batch (data-parallel; the main thread is one). Default 1. Not part of the run's identity: a resumed run may use another count. */
+  workers?: number;
   /** Show a progress bar (TTY); otherwise a log line every 10% of an epoch. */
   progressBar?: boolean;
   backend: string;
@@ -54,6 +58,8 @@ export interface TrainOptions {
   /** The command-line options as given (stored in state.json so --resume restores them). */
   cli?: Record<string, unknown>;
 }
+
+export { makeBatch, meanStd } from './batch.js';
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'run' | 'log' | 'backend'> = {
   epochs: 30,
@@ -69,40 +75,6 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, 'run' | 'log' | 'backend'> = {
   resume: false,
   model: {},
 };
-
-export function meanStd(images: Uint8Array): { mean: number; std: number } {
-  let s = 0;
-  let s2 = 0;
-  for (const v of images) {
-    s += v;
-    s2 += v * v;
-  }
-  const n = images.length;
-  const mean = s / n / 255;
-  const std = Math.sqrt(Math.max(1e-12, s2 / n / (255 * 255) - mean * mean));
-  return { mean: Math.round(mean * 1e5) / 1e5, std: Math.round(std * 1e5) / 1e5 };
-}
-
-/** Builds one training batch (augmented, normalised) for the given sample indices. */
-export function makeBatch(
-  data: FerDataset,
-  indices: ArrayLike<number>,
-  epoch: number,
-  seed: number,
-  aug: AugmentParams,
-  norm: { mean: number; std: number },
-): { x: Float32Array; y: Int32Array } {
-  const x = new Float32Array(indices.length * PIX);
-  const y = new Int32Array(indices.length);
-  for (let b = 0; b < indices.length; b++) {
-    const i = indices[b]!;
-    const src = data.images.subarray(i * PIX, (i + 1) * PIX);
-    const rng = new Rng(mixSeed(seed, epoch, i));
-    applyAugment(src, FER_SIZE, drawAugment(rng, aug, FER_SIZE), x, b * PIX, norm.mean, norm.std);
-    y[b] = data.labels[i]!;
-  }
-  return { x, y };
-}
 
 export interface EvalResult {
   loss: number;
@@ -203,121 +175,117 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
   let plannedEpochs = Math.min(opts.epochs, state.plannedEpochs ?? opts.epochs);
   if (opts.resume && opts.epochs > (state.plannedEpochs ?? 0)) plannedEpochs = opts.epochs;
   const schedule = { maxLr: opts.maxLr, totalSteps: plannedEpochs * batchesPerEpoch, warmupFraction: 0.15, divFactor: 25, finalDiv: 1e3 };
-  const classW = tf.tensor1d(weights);
+  const lossWeights = Float32Array.from(weights);
   const trainable = model.specs.filter((s) => s.trainable).map((s) => s.name);
+  const pool = await GradientWorkerPool.start({
+    workers: opts.workers ?? 1,
+    backend: opts.backend,
+    model,
+    trainable,
+    data: trainData,
+    seed,
+    aug,
+    classWeights: weights,
+    labelSmoothing: opts.labelSmoothing,
+  });
+  if (pool.size > 1) log(`data-parallel: each batch split over ${pool.size} threads (${pool.size - 1} worker threads)`);
   let best: EvalResult | null = null;
   let stoppedEarly = false;
-
-  for (let epoch = state.epoch + 1; epoch <= plannedEpochs; epoch++) {
-    const t0 = Date.now();
-    const order = Array.from({ length: n }, (_, i) => i);
-    new Rng(mixSeed(seed, epoch, 0x5eed)).shuffle(order);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    let lr = 0;
-    const bar = opts.progressBar
-      ? new cliProgress.SingleBar({ format: `epoch ${epoch}/${plannedEpochs} [{bar}] {value}/{total} batches | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}` }, cliProgress.Presets.shades_classic)
-      : null;
-    bar?.start(batchesPerEpoch, 0, { loss: '-', acc: '-', ips: '-' });
-    for (let b = 0; b < batchesPerEpoch; b++) {
-      const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
-      const { x, y } = makeBatch(trainData, idx, epoch, seed, aug, model.config.normalization);
-      lr = oneCycleLr(optimizer.step, schedule);
-      const updates: BnUpdate[] = [];
-      const m = idx.length;
-      const { value, grads, predicted } = tf.tidy(() => {
-        const xt = tf.tensor4d(x, [m, FER_SIZE, FER_SIZE, 1]);
-        const yt = tf.tensor1d(y, 'int32');
-        const oneHot = tf.oneHot(yt, model.config.labels.length);
-        const sw = tf.gather(classW, yt);
-        let logitsKept: tf.Tensor | null = null;
-        const vars = trainable.map((name) => model.p(name));
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.forward(xt, true, mixSeed(seed, epoch, b, 0xd20f), updates);
-          logitsKept = tf.keep(logits);
-          return tf.losses.softmaxCrossEntropy(oneHot, logits, sw, opts.labelSmoothing, tf.Reduction.SUM_BY_NONZERO_WEIGHTS) as tf.Scalar;
-        }, vars);
-        const predicted = tf.equal(tf.argMax(logitsKept!, 1), yt).sum();
-        return { value, grads, predicted };
-      });
-      model.applyBnUpdates(updates);
-      const byName = new Map<string, tf.Tensor>();
-      trainable.forEach((name) => byName.set(name, grads[model.p(name).name]!));
-      optimizer.apply(byName, lr);
-      const lossV = value.dataSync()[0]!;
-      lossSum += lossV * m;
-      correct += predicted.dataSync()[0]!;
-      seen += m;
-      tf.dispose([value, predicted, ...Object.values(grads)]);
-      if (!Number.isFinite(lossV)) throw new Error(`loss became ${lossV} at epoch ${epoch} batch ${b}: lower --max-lr`);
-      const ips = (seen / ((Date.now() - t0) / 1000)).toFixed(0);
-      bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: ((correct / seen) * 100).toFixed(1) + '%', ips });
-      if (!bar && (b + 1) % Math.max(1, Math.round(batchesPerEpoch / 10)) === 0 && b + 1 < batchesPerEpoch) {
-        log(`epoch ${epoch} ${b + 1}/${batchesPerEpoch} batches loss ${(lossSum / seen).toFixed(4)} acc ${((correct / seen) * 100).toFixed(2)}% lr ${lr.toExponential(2)} ${ips} img/s`);
+  try {
+    for (let epoch = state.epoch + 1; epoch <= plannedEpochs; epoch++) {
+      const t0 = Date.now();
+      const order = Array.from({ length: n }, (_, i) => i);
+      new Rng(mixSeed(seed, epoch, 0x5eed)).shuffle(order);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lr = 0;
+      const bar = opts.progressBar
+        ? new cliProgress.SingleBar({ format: `epoch ${epoch}/${plannedEpochs} [{bar}] {value}/{total} batches | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}` }, cliProgress.Presets.shades_classic)
+        : null;
+      bar?.start(batchesPerEpoch, 0, { loss: '-', acc: '-', ips: '-' });
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+        lr = oneCycleLr(optimizer.step, schedule);
+        const r = await pool.batch(model, trainData, idx, { epoch, batchIndex: b, seed, aug, classWeights: lossWeights, labelSmoothing: opts.labelSmoothing });
+        model.applyBnUpdates(r.bn);
+        optimizer.apply(r.grads, lr);
+        const lossV = r.loss;
+        const m = r.count;
+        lossSum += lossV * m;
+        correct += r.correct;
+        seen += m;
+        tf.dispose([...r.grads.values()]);
+        if (!Number.isFinite(lossV)) throw new Error(`loss became ${lossV} at epoch ${epoch} batch ${b}: lower --max-lr`);
+        const ips = (seen / ((Date.now() - t0) / 1000)).toFixed(0);
+        bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: ((correct / seen) * 100).toFixed(1) + '%', ips });
+        if (!bar && (b + 1) % Math.max(1, Math.round(batchesPerEpoch / 10)) === 0 && b + 1 < batchesPerEpoch) {
+          log(`epoch ${epoch} ${b + 1}/${batchesPerEpoch} batches loss ${(lossSum / seen).toFixed(4)} acc ${((correct / seen) * 100).toFixed(2)}% lr ${lr.toExponential(2)} ${ips} img/s`);
+        }
       }
-    }
-    bar?.stop();
-    const trainSeconds = (Date.now() - t0) / 1000;
-    const ev = evaluate(model, valData);
-    const rec: EpochRecord = {
-      epoch,
-      lr,
-      trainLoss: lossSum / seen,
-      trainAcc: correct / seen,
-      valLoss: ev.loss,
-      valAcc: ev.accuracy,
-      valAccFlip: ev.accuracyFlip,
-      seconds: (Date.now() - t0) / 1000,
-      imagesPerSecond: seen / trainSeconds,
-    };
-    state.history.push(rec);
-    state.epoch = epoch;
-    state.optimizerStep = optimizer.step;
-    if (opts.deadline !== undefined && epoch < plannedEpochs) {
-      const perEpoch = rec.seconds * 1000 * 1.1 + 5000;
-      const fit = epoch + Math.max(1, Math.floor((opts.deadline - Date.now()) / perEpoch));
-      if (fit < plannedEpochs) {
-        log(`deadline ${new Date(opts.deadline).toISOString()}: ${plannedEpochs} epochs would not finish; shortening the run to ${fit} epochs`);
-        plannedEpochs = fit;
-        schedule.totalSteps = plannedEpochs * batchesPerEpoch;
+      bar?.stop();
+      const trainSeconds = (Date.now() - t0) / 1000;
+      const ev = evaluate(model, valData);
+      const rec: EpochRecord = {
+        epoch,
+        lr,
+        trainLoss: lossSum / seen,
+        trainAcc: correct / seen,
+        valLoss: ev.loss,
+        valAcc: ev.accuracy,
+        valAccFlip: ev.accuracyFlip,
+        seconds: (Date.now() - t0) / 1000,
+        imagesPerSecond: seen / trainSeconds,
+      };
+      state.history.push(rec);
+      state.epoch = epoch;
+      state.optimizerStep = optimizer.step;
+      if (opts.deadline !== undefined && epoch < plannedEpochs) {
+        const perEpoch = rec.seconds * 1000 * 1.1 + 5000;
+        const fit = epoch + Math.max(1, Math.floor((opts.deadline - Date.now()) / perEpoch));
+        if (fit < plannedEpochs) {
+          log(`deadline ${new Date(opts.deadline).toISOString()}: ${plannedEpochs} epochs would not finish; shortening the run to ${fit} epochs`);
+          plannedEpochs = fit;
+          schedule.totalSteps = plannedEpochs * batchesPerEpoch;
+        }
       }
-    }
-    state.plannedEpochs = plannedEpochs;
-    const improved = ev.accuracyFlip > state.bestValAcc;
-    if (improved) {
-      state.bestValAcc = ev.accuracyFlip;
-      state.bestEpoch = epoch;
-      state.epochsWithoutImprovement = 0;
-      best = ev;
-    } else {
-      state.epochsWithoutImprovement++;
-    }
-    await appendFile(path.join(opts.run, 'history.jsonl'), JSON.stringify(rec) + '\n');
-    await saveCheckpoint(lastDir, model, state, optimizer);
-    if (improved) {
-      await saveCheckpoint(bestDir, model, state);
-      await import('node:fs/promises').then((fs) =>
-        fs.writeFile(path.join(bestDir, 'eval.json'), JSON.stringify({ epoch, split: valData.split, n: ev.report.n, flip: ev.report, noFlip: ev.reportNoFlip }, null, 2) + '\n'),
+      state.plannedEpochs = plannedEpochs;
+      const improved = ev.accuracyFlip > state.bestValAcc;
+      if (improved) {
+        state.bestValAcc = ev.accuracyFlip;
+        state.bestEpoch = epoch;
+        state.epochsWithoutImprovement = 0;
+        best = ev;
+      } else {
+        state.epochsWithoutImprovement++;
+      }
+      await appendFile(path.join(opts.run, 'history.jsonl'), JSON.stringify(rec) + '\n');
+      await saveCheckpoint(lastDir, model, state, optimizer);
+      if (improved) {
+        await saveCheckpoint(bestDir, model, state);
+        await import('node:fs/promises').then((fs) =>
+          fs.writeFile(path.join(bestDir, 'eval.json'), JSON.stringify({ epoch, split: valData.split, n: ev.report.n, flip: ev.report, noFlip: ev.reportNoFlip }, null, 2) + '\n'),
+        );
+      }
+      log(
+        `epoch ${epoch}/${plannedEpochs} train loss ${rec.trainLoss.toFixed(4)} acc ${(rec.trainAcc * 100).toFixed(2)}% | ` +
+          `val loss ${rec.valLoss.toFixed(4)} acc ${(rec.valAcc * 100).toFixed(2)}% flip ${(rec.valAccFlip * 100).toFixed(2)}% ` +
+          `macroF1 ${ev.report.macroF1.toFixed(3)} | lr ${lr.toExponential(2)} | ${rec.imagesPerSecond.toFixed(0)} img/s | ${rec.seconds.toFixed(0)} s` +
+          (improved ? ' | new best, saved' : ` | best ${(state.bestValAcc * 100).toFixed(2)}% at epoch ${state.bestEpoch}`),
       );
+      if (opts.stopAfterEpoch !== undefined && epoch >= opts.stopAfterEpoch && epoch < plannedEpochs) {
+        log(`stopping after epoch ${epoch} as asked; continue with --resume`);
+        break;
+      }
+      if (state.epochsWithoutImprovement >= opts.patience) {
+        log(`early stopping: no improvement for ${opts.patience} epochs`);
+        stoppedEarly = true;
+        break;
+      }
     }
-    log(
-      `epoch ${epoch}/${plannedEpochs} train loss ${rec.trainLoss.toFixed(4)} acc ${(rec.trainAcc * 100).toFixed(2)}% | ` +
-        `val loss ${rec.valLoss.toFixed(4)} acc ${(rec.valAcc * 100).toFixed(2)}% flip ${(rec.valAccFlip * 100).toFixed(2)}% ` +
-        `macroF1 ${ev.report.macroF1.toFixed(3)} | lr ${lr.toExponential(2)} | ${rec.imagesPerSecond.toFixed(0)} img/s | ${rec.seconds.toFixed(0)} s` +
-        (improved ? ' | new best, saved' : ` | best ${(state.bestValAcc * 100).toFixed(2)}% at epoch ${state.bestEpoch}`),
-    );
-    if (opts.stopAfterEpoch !== undefined && epoch >= opts.stopAfterEpoch && epoch < plannedEpochs) {
-      log(`stopping after epoch ${epoch} as asked; continue with --resume`);
-      break;
-    }
-    if (state.epochsWithoutImprovement >= opts.patience) {
-      log(`early stopping: no improvement for ${opts.patience} epochs`);
-      stoppedEarly = true;
-      break;
-    }
+  } finally {
+    await pool.close();
   }
-  classW.dispose();
   optimizer.dispose();
   model.dispose();
   return { state, best, stoppedEarly };
