@@ -79,10 +79,14 @@ async function startSinks(config: KioskConfig, flags: RunFlags, logger: Logger, 
       createInProcessDashboard(config, {
         logger,
         onQuit,
-        broker: () => {
-          const s = mqtt?.status();
-          return { connected: s?.connected ?? false, pending: s?.pending ?? 0, dropped: s?.dropped ?? 0 };
-        },
+        ...(mqtt
+          ? {
+              broker: () => {
+                const s = mqtt.status();
+                return { connected: s.connected, pending: s.pending, dropped: s.dropped };
+              },
+            }
+          : {}),
       }),
     );
   } else if (flags.events !== 'none') {

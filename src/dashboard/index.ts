@@ -127,12 +127,14 @@ export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
 }
 
 /**
- * `emotion-kiosk run --dashboard`: the same view fed from the pipeline. Closing it (q) stops only the view; the
+ * `emotion-kiosk run --dashboard`: the same view fed from the pipeline. Without `broker` (MQTT off) the health panel
+ * says so instead of showing a disconnected broker. Closing it (q) stops only the view; the
  * kiosk decides when to stop (`onQuit` lets it stop too). stop() restores the terminal.
  */
 export function createInProcessDashboard(config: KioskConfig, deps: { logger: Logger; onQuit?: () => void; broker?: () => { connected: boolean; pending: number; dropped: number } }): EventSink {
   const deviceId = config.mqtt.deviceId ?? defaultDeviceId();
   const c = new DashboardController(deviceId, 'in-process');
+  c.state.mqttOff = deps.broker === undefined;
   const frameStats = new FrameStats();
   const windowCounter = new WindowCounter(deviceId, config.mqtt.countsWindowS, Date.now());
   let model = { name: '?', version: '?' };

@@ -42,6 +42,8 @@ export interface DashboardState {
   paused: boolean;
   log: LogLine[];
   source: { label: string; connected: boolean; error: string | null };
+  /** In-process dashboard of a kiosk that runs without MQTT (`--broker none`, mqtt.enabled false). */
+  mqttOff?: boolean;
 }
 
 export function createDashboardState(filter: string, sourceLabel: string): DashboardState {
@@ -169,14 +171,14 @@ export function facesText(d: DeviceView | undefined): string {
   return lines.join('\n');
 }
 
-export function healthText(d: DeviceView | undefined): string {
+export function healthText(d: DeviceView | undefined, mqttOff = false): string {
   const st = d?.stats;
   if (!st) return 'no stats yet';
   return [
     `fps ${fmt(st.fps)}  detect ${fmt(st.latencyMs.detect)}ms  classify ${fmt(st.latencyMs.classify)}ms`,
     `CPU ${fmt(st.cpu.loadPct, 0, '%')}  temp ${fmt(st.cpu.temperatureC, 1, 'C')}  mem ${fmt(st.memory.usedPct, 0, '%')}  rss ${fmt(st.memory.processRssMb, 0, 'MB')}`,
-    `up ${duration(st.uptimeS)}  broker ${st.broker.connected ? 'connected' : 'DISCONNECTED'}`,
-    `outbox ${st.outbox.pending} waiting${st.outbox.dropped ? `, ${st.outbox.dropped} DROPPED` : ''}${st.outbox.durable ? '' : ' (memory only)'}`,
+    `up ${duration(st.uptimeS)}  broker ${mqttOff ? 'none (MQTT off)' : st.broker.connected ? 'connected' : 'DISCONNECTED'}`,
+    mqttOff ? '' : `outbox ${st.outbox.pending} waiting${st.outbox.dropped ? `, ${st.outbox.dropped} DROPPED` : ''}${st.outbox.durable ? '' : ' (memory only)'}`,
     d.counts ? `last ${d.counts.windowS}s: ${d.counts.events.appeared} in, ${d.counts.events.left} out, peak ${d.counts.peakFaces}` : '',
   ]
     .filter(Boolean)

@@ -63,7 +63,7 @@ export class DashboardView {
       EMOTIONS.map((e) => ({ title: SHORT[e], x: x.length > 0 ? x : ['0'], y: mix.length > 0 ? mix.map((m) => m[e]) : [0], style: { line: COLORS[e] } })),
     );
     this.faces.setContent(facesText(d));
-    this.health.setContent(healthText(d));
+    this.health.setContent(healthText(d, s.mqttOff));
     const rows = Math.max(1, (this.log.height as number) - 2);
     this.log.setContent(logLines(s, rows).join('\n'));
     this.screen.render();

@@ -121,9 +121,11 @@ test('run --dashboard (in-process): shows events and routed log lines, and stop(
     }
   };
   try {
-    const shown = await waitFor(() => (/Emotions entered \(5 events\)/.test(cap()) ? cap() : null), 30_000, `in-process dashboard; screen:\n${cap()}`);
+    // events first, then the first health sample (systeminformation) fills the Kiosk panel
+    const shown = await waitFor(() => (/Emotions entered \(5 events\)/.test(cap()) && /broker none/.test(cap()) ? cap() : null), 30_000, `in-process dashboard; screen:\n${cap()}`);
     assert.match(shown, /inproc ONLINE/);
     assert.match(shown, /#4 surprise/);
+    assert.match(shown, /broker none \(MQTT off\)/);
     assert.match(shown, /WARN {2}\[kiosk\] camera hiccup/);
     // the log line is inside the events panel (a bordered line), not scribbled over the layout
     assert.ok(shown.split('\n').some((l) => /^x.*camera hiccup.*x$/.test(l)), shown);

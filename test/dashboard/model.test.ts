@@ -71,6 +71,10 @@ test('emotion mix samples the faces per emotion; health text shows missing senso
   assert.match(h, /temp -/);
   assert.match(h, /up 1h02m {2}broker DISCONNECTED/);
   assert.match(h, /outbox 3 waiting, 2 DROPPED/);
+  // a kiosk run without MQTT (--broker none): no broker to be disconnected from, no outbox
+  const off = healthText(d, true);
+  assert.match(off, /broker none \(MQTT off\)/);
+  assert.doesNotMatch(off, /DISCONNECTED|outbox/);
 });
 
 test('a broker problem shows in the header and, in full, in the log', () => {
