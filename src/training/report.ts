@@ -132,8 +132,9 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
     lines.push('None were run for this report.');
   } else {
     lines.push(
-      'Short runs on the same data and seed, each ended early by the session clock: they compare the first epochs only, ' +
-        'not converged models; read them as the direction of an effect, not its final size.',
+      'Short runs on the same data and seed, each with its own complete (short) schedule unless the epochs column says ' +
+        'otherwise: they compare the first epochs only, not converged models; read them as the direction of an effect, ' +
+        'not its final size.',
       '',
     );
     lines.push('| run | configuration | epochs done / planned | best val acc (flip) | at epoch |', '|---|---|---:|---:|---:|');
