@@ -14,6 +14,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_KINDS, initBackend, type BackendKind } from '../src/training/backend.js';
 import { defaultWorkerCount } from '../src/training/gradient-pool.js';
 import { loadFer2013, loadValidation } from '../src/training/fer2013.js';
+import { resumeOptions } from '../src/training/resume-options.js';
 import { DEFAULT_TRAIN, train } from '../src/training/trainer.js';
 
 const num = (name: string, min: number, integer = false) => (v: string) => {
@@ -70,10 +71,10 @@ async function main(): Promise<void> {
   const run = path.resolve(String(o['run']));
   let opts: Record<string, unknown> = o;
   if (o['resume'] && existsSync(path.join(run, 'last', 'state.json'))) {
-    // a resumed run keeps its architecture and schedule; only --epochs / --patience / --backend may change
+    // a resumed run keeps its architecture and schedule; only --epochs / --patience (and backend, workers) may change
     const prev = JSON.parse(await readFile(path.join(run, 'last', 'state.json'), 'utf8')) as { options: Record<string, unknown> };
     const cli = prev.options['cli'] as Record<string, unknown> | undefined;
-    if (cli) opts = { ...cli, epochs: o['epochs'] !== DEFAULT_TRAIN.epochs ? o['epochs'] : cli['epochs'], patience: o['patience'], backend: o['backend'], workers: o['workers'], resume: true, data: o['data'], run: o['run'] };
+    if (cli) opts = resumeOptions(cli, o, (name) => program.getOptionValueSource(name) === 'cli');
   }
   const backend = await initBackend(opts['backend'] as BackendKind);
   log(`backend ${backend}; node ${process.version}; pid ${process.pid}`);
