@@ -32,11 +32,11 @@ async function measure(kind: BackendKind, batches: number, workers = 1): Promise
   const names = model.specs.filter((s) => s.trainable).map((s) => s.name);
   const opt = new AdamW(new Map(names.map((n) => [n, model.p(n)])), new Set(names.filter((n) => n.endsWith('.kernel'))));
   const data = syntheticData(BATCH);
-  const weights = [1, 1, 1, 1, 1, 1, 1];
+  const weights = new Float32Array(7).fill(1);
   const pool = await GradientWorkerPool.start({ workers, backend, model, trainable: names, data, seed: 1, aug: NO_AUGMENT, classWeights: weights, labelSmoothing: 0 });
   const idx = Array.from({ length: BATCH }, (_, i) => i);
   const step = async (i: number) => {
-    const r = await pool.batch(model, data, idx, { epoch: 1, batchIndex: i, seed: 1, aug: NO_AUGMENT, classWeights: Float32Array.from(weights), labelSmoothing: 0 });
+    const r = await pool.batch(model, data, idx, 1, i);
     model.applyBnUpdates(r.bn);
     opt.apply(r.grads, 1e-3);
     tf.dispose([...r.grads.values()]);

@@ -138,11 +138,26 @@ export interface BatchResult {
   bn: BnUpdate[];
 }
 
+/** Copies tensors' values one after another into one array (weights to the workers, gradients back). */
+export function packTensors(ts: tf.Tensor[]): Float32Array {
+  const flat = new Float32Array(ts.reduce((a, t) => a + t.size, 0));
+  let off = 0;
+  for (const t of ts) {
+    flat.set(t.dataSync() as Float32Array, off);
+    off += t.size;
+  }
+  return flat;
+}
+
+/** What every shard of a run shares; the step (epoch, batch) comes with each batch. */
+type RunContext = Omit<ShardContext, 'epoch' | 'batchIndex' | 'shard' | 'batchSize'>;
+
 export class GradientWorkerPool {
   private nextId = 0;
   private constructor(
     private readonly handles: WorkerHandle[],
     private readonly trainable: string[],
+    private readonly run: RunContext,
   ) {}
 
   /** Starts `workers - 1` worker threads (the main thread computes shard 0). */
@@ -154,7 +169,7 @@ export class GradientWorkerPool {
     data: FerDataset;
     seed: number;
     aug: AugmentParams;
-    classWeights: number[];
+    classWeights: Float32Array;
     labelSmoothing: number;
   }): Promise<GradientWorkerPool> {
     const images = shared(opts.data.images);
@@ -171,12 +186,12 @@ export class GradientWorkerPool {
         labels,
         seed: opts.seed,
         aug: opts.aug,
-        classWeights: opts.classWeights,
+        classWeights: Array.from(opts.classWeights),
         labelSmoothing: opts.labelSmoothing,
       };
       handles.push(new WorkerHandle(startWorker(), init, i));
     }
-    const pool = new GradientWorkerPool(handles, opts.trainable);
+    const pool = new GradientWorkerPool(handles, opts.trainable, { seed: opts.seed, aug: opts.aug, classWeights: opts.classWeights, labelSmoothing: opts.labelSmoothing });
     try {
       await Promise.all(handles.map((h) => h.whenReady()));
     } catch (err) {
@@ -190,20 +205,8 @@ export class GradientWorkerPool {
     return this.handles.length + 1;
   }
 
-  private weights(model: DeepEmotion): Float32Array {
-    const total = this.trainable.reduce((a, n) => a + model.p(n).size, 0);
-    const flat = new Float32Array(total);
-    let off = 0;
-    for (const n of this.trainable) {
-      const v = model.p(n);
-      flat.set(v.dataSync() as Float32Array, off);
-      off += v.size;
-    }
-    return flat;
-  }
-
   /** Gradients of one batch: shard 0 here, the others on the workers; summed, with combined BN moments. */
-  async batch(model: DeepEmotion, data: FerDataset, indices: number[], ctx: Omit<ShardContext, 'shard' | 'batchSize'>): Promise<BatchResult> {
+  async batch(model: DeepEmotion, data: FerDataset, indices: number[], epoch: number, batchIndex: number): Promise<BatchResult> {
     const sizes = shardSizes(indices.length, this.size);
     const shards: number[][] = [];
     let off = 0;
@@ -211,20 +214,20 @@ export class GradientWorkerPool {
       shards.push(indices.slice(off, off + s));
       off += s;
     }
-    const weights = shards.length > 1 ? this.weights(model) : null;
+    const weights = shards.length > 1 ? packTensors(this.trainable.map((n) => model.p(n))) : null;
     const remote = shards.slice(1).map((idx, k) =>
       this.handles[k]!.step({
         kind: 'step',
         id: this.nextId++,
         weights: k === shards.length - 2 ? weights! : weights!.slice(),
         indices: Int32Array.from(idx),
-        epoch: ctx.epoch,
-        batchIndex: ctx.batchIndex,
+        epoch,
+        batchIndex,
         shard: k + 1,
         batchSize: indices.length,
       }),
     );
-    const own: ShardResult = shardGradients(model, data, shards[0]!, this.trainable, { ...ctx, shard: 0, batchSize: indices.length });
+    const own: ShardResult = shardGradients(model, data, shards[0]!, this.trainable, { ...this.run, epoch, batchIndex, shard: 0, batchSize: indices.length });
     const replies = await Promise.all(remote);
     if (replies.length === 0) return own;
     const grads = new Map<string, tf.Tensor>();

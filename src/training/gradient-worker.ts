@@ -10,7 +10,7 @@ import { initBackend, type BackendKind } from './backend.js';
 import type { FerDataset } from './fer2013.js';
 import { DeepEmotion, type ModelConfig } from './model.js';
 import { shardGradients, type ShardContext } from './shard-gradients.js';
-import type { WorkerInit, WorkerReply, WorkerStep } from './gradient-pool.js';
+import { packTensors, type WorkerInit, type WorkerReply, type WorkerStep } from './gradient-pool.js';
 
 if (!parentPort) throw new Error('gradient-worker.ts runs as a worker thread (started by GradientWorkerPool)');
 const port = parentPort;
@@ -43,14 +43,7 @@ async function init(msg: WorkerInit): Promise<void> {
 function step(msg: WorkerStep): Extract<WorkerReply, { kind: 'step' }> {
   setWeights(msg.weights);
   const r = shardGradients(model!, data!, msg.indices, trainable, { ...base!, epoch: msg.epoch, batchIndex: msg.batchIndex, shard: msg.shard, batchSize: msg.batchSize });
-  const total = trainable.reduce((a, n) => a + model!.p(n).size, 0);
-  const grads = new Float32Array(total);
-  let off = 0;
-  for (const name of trainable) {
-    const g = r.grads.get(name)!;
-    grads.set(g.dataSync() as Float32Array, off);
-    off += g.size;
-  }
+  const grads = packTensors(trainable.map((name) => r.grads.get(name)!));
   const bn = r.bn.map((u) => ({ name: u.name, mean: u.mean.dataSync() as Float32Array, variance: u.variance.dataSync() as Float32Array, count: u.count }));
   tf.dispose([...r.grads.values(), ...r.bn.flatMap((u) => [u.mean, u.variance])]);
   return { kind: 'step', id: msg.id, grads, loss: r.loss, correct: r.correct, count: r.count, bn };

@@ -52,7 +52,7 @@ export function shardGradients(model: DeepEmotion, data: FerDataset, indices: Ar
     const xt = tf.tensor4d(x, [m, FER_SIZE, FER_SIZE, 1]);
     const yt = tf.tensor1d(y, 'int32');
     const oneHot = tf.oneHot(yt, model.config.labels.length);
-    const sw = tf.gather(tf.tensor1d(ctx.classWeights), yt);
+    const sw = tf.tensor1d(Float32Array.from(y, (c) => ctx.classWeights[c]!));
     let logitsKept: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const logits = model.forward(xt, true, dropoutSeed(ctx.seed, ctx.epoch, ctx.batchIndex, ctx.shard), bn);

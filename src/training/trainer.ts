@@ -175,7 +175,6 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
   let plannedEpochs = Math.min(opts.epochs, state.plannedEpochs ?? opts.epochs);
   if (opts.resume && opts.epochs > (state.plannedEpochs ?? 0)) plannedEpochs = opts.epochs;
   const schedule = { maxLr: opts.maxLr, totalSteps: plannedEpochs * batchesPerEpoch, warmupFraction: 0.15, divFactor: 25, finalDiv: 1e3 };
-  const lossWeights = Float32Array.from(weights);
   const trainable = model.specs.filter((s) => s.trainable).map((s) => s.name);
   const pool = await GradientWorkerPool.start({
     workers: opts.workers ?? 1,
@@ -185,7 +184,7 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
     data: trainData,
     seed,
     aug,
-    classWeights: weights,
+    classWeights: Float32Array.from(weights),
     labelSmoothing: opts.labelSmoothing,
   });
   if (pool.size > 1) log(`data-parallel: each batch split over ${pool.size} threads (${pool.size - 1} worker threads)`);
@@ -207,7 +206,7 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
       for (let b = 0; b < batchesPerEpoch; b++) {
         const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
         lr = oneCycleLr(optimizer.step, schedule);
-        const r = await pool.batch(model, trainData, idx, { epoch, batchIndex: b, seed, aug, classWeights: lossWeights, labelSmoothing: opts.labelSmoothing });
+        const r = await pool.batch(model, trainData, idx, epoch, b);
         model.applyBnUpdates(r.bn);
         optimizer.apply(r.grads, lr);
         const lossV = r.loss;

@@ -52,10 +52,10 @@ test('a batch split over a worker thread gives the sum of its shards computed on
   const trainable = model.specs.filter((s) => s.trainable).map((s) => s.name);
   const idx = Array.from({ length: 20 }, (_, i) => i);
   const ctx = { epoch: 2, batchIndex: 5, seed: 7, aug: NO_AUGMENT, classWeights: Float32Array.from([1, 2, 1, 0.5, 1, 1, 1]), labelSmoothing: 0 };
-  const pool = await GradientWorkerPool.start({ workers: 2, backend: 'wasm', model, trainable, data, seed: 7, aug: NO_AUGMENT, classWeights: [1, 2, 1, 0.5, 1, 1, 1], labelSmoothing: 0 });
+  const pool = await GradientWorkerPool.start({ workers: 2, backend: 'wasm', model, trainable, data, seed: 7, aug: NO_AUGMENT, classWeights: ctx.classWeights, labelSmoothing: 0 });
   try {
     assert.equal(pool.size, 2);
-    const r = await pool.batch(model, data, idx, ctx);
+    const r = await pool.batch(model, data, idx, ctx.epoch, ctx.batchIndex);
     const s0 = shardGradients(model, data, idx.slice(0, 10), trainable, { ...ctx, shard: 0, batchSize: 20 });
     const s1 = shardGradients(model, data, idx.slice(10), trainable, { ...ctx, shard: 1, batchSize: 20 });
     assert.equal(r.count, 20);
