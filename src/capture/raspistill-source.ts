@@ -1,8 +1,9 @@
 /**
  * The Raspberry Pi camera on the legacy camera stack (Raspberry Pi OS Buster, Bullseye with "Legacy Camera" enabled):
  * node-raspistill runs `raspistill` in timelapse mode writing JPEGs to stdout (`-n -e jpg -w W -h H -t 0 -tl 1000/F
- * -th none -o -`). node-raspistill cuts its stdout where a chunk starts with a JPEG signature, which merges frames
- * that share a chunk, so every buffer it hands over is re-split with the marker-aware JpegStreamSplitter.
+ * -th none -o -`), through our StreamingRaspistillExecutor: stdout chunks come as they arrive (node-raspistill's own
+ * executor cuts only where a chunk starts with a JPEG signature, and stalls when none does) and the marker-aware
+ * JpegStreamSplitter finds the frames.
  * raspistill's own start-up takes about a second; its frame rate is well below a video mode, which is why Bookworm's
  * rpicam-vid is the first choice where it exists.
  */
@@ -10,6 +11,7 @@ import { Raspistill, RaspistillInterruptError } from 'node-raspistill';
 import type { Logger } from '../util/logger.js';
 import { findFirstBinary } from './find-binary.js';
 import { RASPISTILL_HINT } from './hints.js';
+import { StreamingRaspistillExecutor } from './raspistill-executor.js';
 import { decodeJpeg, readDecodable } from './jpeg-decode.js';
 import { JpegStreamSplitter } from './jpeg-splitter.js';
 import { LatestFrames, QueueTimeoutError } from './latest-frames.js';
@@ -62,13 +64,13 @@ export class RaspistillFrameSource implements FrameSource {
     this.index = 0;
     const queue = (this.queue = new LatestFrames<Jpeg>(2));
     const splitter = new JpegStreamSplitter();
-    const camera = new Raspistill({ noFileSave: true, width, height, encoding: 'jpg', noPreview: true, thumb: 'none' });
+    const camera = new Raspistill({ noFileSave: true, width, height, encoding: 'jpg', noPreview: true, thumb: 'none' }, undefined, new StreamingRaspistillExecutor(BINARY));
     this.camera = camera;
     logger.debug(`starting ${found[1]} through node-raspistill (timelapse every ${this.intervalMs} ms)`);
     this.running = camera
-      .timelapse(this.intervalMs, 0, (image: Buffer) => {
+      .timelapse(this.intervalMs, 0, (chunk: Buffer) => {
         const receivedAt = Date.now();
-        for (const bytes of splitter.push(image)) queue.push({ bytes, receivedAt });
+        for (const bytes of splitter.push(chunk)) queue.push({ bytes, receivedAt });
       })
       .then(
         () => queue.fail(new SourceError(`${BINARY} stopped (the process exited); ${RASPISTILL_HINT}`, true)),
@@ -138,7 +140,7 @@ export class RaspistillFrameSource implements FrameSource {
 
   /** raspistill's timelapse mode discards its stderr; one still through node-raspistill returns it in the error. */
   private async diagnose(): Promise<string | undefined> {
-    const probe = new Raspistill({ noFileSave: true, width: 64, height: 48, encoding: 'jpg', noPreview: true, time: 1 });
+    const probe = new Raspistill({ noFileSave: true, width: 64, height: 48, encoding: 'jpg', noPreview: true, time: 1 }, undefined, new StreamingRaspistillExecutor(BINARY));
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

@@ -18,6 +18,11 @@ export interface FakeRun {
   /** Written to stderr before exiting (e.g. the real "ERROR: *** no cameras available ***"). */
   stderr?: string;
   intervalMs?: number;
+  /**
+   * Write each frame's second half together with the next frame's first half, so that no write after the first
+   * starts at a frame boundary (what a busy reader sees from a pipe: frames glued across reads).
+   */
+  glued?: boolean;
 }
 
 export interface FakeCamera {
@@ -55,7 +60,9 @@ const total = run.frames === null ? Infinity : run.frames;
 let sent = 0;
 process.on('SIGTERM', () => process.exit(143));
 process.stdout.on('error', () => process.exit(141));
+let carry = Buffer.alloc(0);
 function finish() {
+  if (carry.length) { process.stdout.write(carry); carry = Buffer.alloc(0); }
   if (run.then === 'stall') { setInterval(() => {}, 1000); return; }
   if (run.stderr) process.stderr.write(run.stderr + '\n');
   process.exitCode = run.exitCode === undefined ? 0 : run.exitCode;
@@ -67,7 +74,13 @@ function tick() {
   // junk between frames, and the frame in three pieces so chunk boundaries fall inside it
   const junk = Buffer.from([0x00, 0xff, 0x00, 0x13, 0x37]);
   const a = Math.floor(jpeg.length / 3), b = Math.floor((2 * jpeg.length) / 3);
-  for (const piece of [junk, jpeg.subarray(0, a), jpeg.subarray(a, b), jpeg.subarray(b)]) process.stdout.write(piece);
+  if (run.glued) {
+    const half = Math.floor(jpeg.length / 2);
+    process.stdout.write(Buffer.concat([carry, jpeg.subarray(0, half)]));
+    carry = jpeg.subarray(half);
+  } else {
+    for (const piece of [junk, jpeg.subarray(0, a), jpeg.subarray(a, b), jpeg.subarray(b)]) process.stdout.write(piece);
+  }
   sent++;
   setTimeout(tick, run.intervalMs === undefined ? 10 : run.intervalMs);
 }

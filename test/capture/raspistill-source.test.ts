@@ -48,6 +48,21 @@ test('raspistill timelapse: node-raspistill runs it with JPEG to stdout; frames 
   assert.deepEqual([opt('-e'), opt('-w'), opt('-h'), opt('-t'), opt('-tl'), opt('-th'), opt('-o')], ['jpg', '320', '240', '0', '100', 'none', '-']);
 });
 
+test('frames glued across pipe reads (a busy kiosk, a frame written in pieces): every frame still arrives', async (t) => {
+  // node-raspistill's own executor hands over data only when a chunk starts with a JPEG signature: on this stream it
+  // never does after the first chunk, and the camera looked stalled. Our executor streams chunks to the splitter.
+  const fake = installFakeCamera(['raspistill'], jpegs, [{ frames: Infinity, intervalMs: 20, glued: true }]);
+  t.after(() => fake.cleanup());
+  await withPath(fake.path, async () => {
+    const src = createFrameSource('raspistill', camera, silentLogger);
+    await src.open();
+    const frames: Frame[] = [];
+    for (let i = 0; i < 6; i++) frames.push((await src.read())!);
+    assert.deepEqual(frames.map((f) => [f.index, f.mat.cols, f.mat.rows]), [...Array(6).keys()].map((i) => [i, 320, 240]));
+    await src.close();
+  });
+});
+
 test('raspistill missing (e.g. 64-bit Bookworm): a clear error that points to rpicam', async (t) => {
   const empty = mkdtempSync(join(tmpdir(), 'empty-path-'));
   t.after(() => rmSync(empty, { recursive: true, force: true }));
