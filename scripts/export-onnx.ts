@@ -2,8 +2,14 @@
  * Usage: node --import tsx scripts/export-onnx.ts --checkpoint runs/<run>/best --out models/deep_emotion.onnx
  * Exports a training checkpoint to a float ONNX model (opset 20) and writes its manifest next to it.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { exportCheckpoint } from '../src/onnx/export-checkpoint.js';
+
+function parseZoom(v: string): number {
+  const z = Number(v);
+  if (!Number.isFinite(z) || z < 1 || z > 2) throw new InvalidArgumentError('a number from 1 to 2, e.g. 1.1');
+  return z;
+}
 
 const program = new Command('export-onnx')
   .description('export a training checkpoint (model.json + weights.bin) to ONNX + manifest')
@@ -14,13 +20,15 @@ const program = new Command('export-onnx')
   .option('--run <name>', 'run name for the manifest (default: taken from the checkpoint path)')
   .option('--training-data <text>', 'training data description for the manifest')
   .option('--test-time-flip', 'declare test-time flip averaging in the manifest')
-  .action(async (opts: { checkpoint: string; out: string; name: string; version?: string; run?: string; trainingData?: string; testTimeFlip?: boolean }) => {
+  .option('--crop-zoom <factor>', 'the manifest\'s cropZoom: the runtime enlarges each face crop this much around its centre (1-2)', parseZoom, 1)
+  .action(async (opts: { checkpoint: string; out: string; name: string; version?: string; run?: string; trainingData?: string; testTimeFlip?: boolean; cropZoom: number }) => {
     const r = await exportCheckpoint(opts.checkpoint, opts.out, {
       name: opts.name,
       ...(opts.version ? { version: opts.version } : {}),
       ...(opts.run ? { run: opts.run } : {}),
       ...(opts.trainingData ? { trainingData: opts.trainingData } : {}),
       testTimeFlip: opts.testTimeFlip ?? false,
+      cropZoom: opts.cropZoom,
     });
     process.stdout.write(`${r.file}: ${r.bytes} bytes, ${r.parameters} parameters, epoch ${r.epoch ?? '?'}, version ${r.manifest.version}\n`);
   });

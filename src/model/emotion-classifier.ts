@@ -92,7 +92,7 @@ export class EmotionClassifier {
     if (crops.length === 0) return [];
     const { manifest, geometry } = this;
     const mirror = manifest.testTimeFlip;
-    const data = cropsToTensorData(crops, geometry, manifest.normalization, mirror);
+    const data = cropsToTensorData(crops, geometry, manifest.normalization, { mirror, zoom: manifest.cropZoom });
     const batch = crops.length * (mirror ? 2 : 1);
     const input = new ort.Tensor('float32', data, [batch, 1, geometry.height, geometry.width]);
     const result = await this.session.run({ [manifest.input.name]: input });

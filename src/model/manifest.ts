@@ -34,6 +34,11 @@ export const manifestSchema = z
     normalization: z.object({ mean: z.number(), std: z.number().positive() }),
     /** Test-time augmentation the runtime applies: average the scores of the crop and its mirror image. */
     testTimeFlip: z.boolean().default(false),
+    /**
+     * The runtime enlarges each face crop by this factor around its centre (bilinear; the outer border is cut away)
+     * before normalising. A network trained with random scale changes is most accurate at the middle of their range.
+     */
+    cropZoom: z.number().min(1).max(2).default(1),
     quantization: z
       .object({
         format: z.enum(['QDQ', 'QOperator']),

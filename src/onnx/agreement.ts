@@ -3,7 +3,7 @@
  * top-1 classes agree, how far their probabilities move, and each one's accuracy against the labels.
  */
 import { loadManifest } from '../model/manifest.js';
-import { softmaxRows } from '../model/preprocess.js';
+import { averageMirrorPairs, softmaxRows } from '../model/preprocess.js';
 import { faceBatches } from './face-batches.js';
 import type { FaceImage } from './fer-images.js';
 import { GraphRunner } from './ort-runner.js';
@@ -22,35 +22,21 @@ function argmaxRow(p: Float32Array, row: number, cols: number): number {
   return best;
 }
 
-/** Left-right mirror of each [size, size] image of an NCHW (C = 1) batch. */
-export function mirrorBatch(data: Float32Array, n: number, size: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let b = 0; b < n; b++)
-    for (let r = 0; r < size; r++) {
-      const row = (b * size + r) * size;
-      for (let c = 0; c < size; c++) out[row + c] = data[row + size - 1 - c]!;
-    }
-  return out;
-}
-
-/** Probabilities of a model (with test-time flip averaging when its manifest asks for it) (manifest next to it) for each image, batch by batch. */
+/** Probabilities of a model for each image, batch by batch, preprocessed as its manifest (next to it) says: crop zoom, test-time flip. */
 export async function* modelProbabilities(modelPath: string, images: readonly FaceImage[], batchSize = 64): AsyncGenerator<{ probs: Float32Array; images: FaceImage[]; classes: number }> {
   const manifest = await loadManifest(modelPath);
   const size = manifest.input.shape[2];
   const runner = await GraphRunner.open(modelPath);
   try {
-    for (const batch of faceBatches(images, size, manifest.normalization, batchSize)) {
-      const toProbs = async (data: Float32Array) => {
-        const out = (await runner.run(data, batch.n, size, [manifest.output.name])).get(manifest.output.name)!;
-        const classes = out.data.length / batch.n;
-        return { classes, probs: manifest.output.kind === 'logits' ? softmaxRows(out.data, batch.n, classes) : Float32Array.from(out.data) };
-      };
-      const { classes, probs } = await toProbs(batch.data);
-      if (manifest.testTimeFlip) {
-        // as the runtime does: average with the left-right mirror image of each face
-        const mirrored = (await toProbs(mirrorBatch(batch.data, batch.n, size))).probs;
-        for (let i = 0; i < probs.length; i++) probs[i] = (probs[i]! + mirrored[i]!) / 2;
-      }
+    const mirror = manifest.testTimeFlip;
+    const prep = { normalization: manifest.normalization, zoom: manifest.cropZoom, mirror };
+    for (const batch of faceBatches(images, size, prep, batchSize)) {
+      // as the runtime does (EmotionClassifier): crops and their mirror images in one run, probabilities averaged
+      const rows = batch.n * (mirror ? 2 : 1);
+      const out = (await runner.run(batch.data, rows, size, [manifest.output.name])).get(manifest.output.name)!;
+      const classes = out.data.length / rows;
+      let probs = manifest.output.kind === 'logits' ? softmaxRows(out.data, rows, classes) : Float32Array.from(out.data);
+      if (mirror) probs = averageMirrorPairs(probs, batch.n, classes);
       yield { probs, images: batch.images, classes };
     }
   } finally {

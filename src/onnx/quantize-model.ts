@@ -59,7 +59,7 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
   const method = opts.method ?? { kind: 'minmax' };
   const images = evenlySpaced(listFaceImages(opts.calibrationData), count);
   const tensors = tensorsToCalibrate(g);
-  const decoded = [...faceBatches(images, size, floatManifest.normalization)];
+  const decoded = [...faceBatches(images, size, { normalization: floatManifest.normalization, zoom: floatManifest.cropZoom })];
   const batches = () => decoded;
   const ranges = await calibrate(g, tensors, { batches: batches(), size }, method);
   const biasCorrection = opts.biasCorrection ?? false;

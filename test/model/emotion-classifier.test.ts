@@ -7,6 +7,7 @@ import { loadGrayImage } from '../../src/detection/haar-detector.js';
 import { EmotionClassifier, ModelError } from '../../src/model/emotion-classifier.js';
 import { EMOTIONS } from '../../src/model/labels.js';
 import { ManifestError, manifestPathFor } from '../../src/model/manifest.js';
+import { zoomCrop } from '../../src/model/preprocess.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 import { fer2013Dir } from '../helpers/fixtures.js';
 
@@ -62,6 +63,23 @@ test('test-time flip averages a face with its mirror image', async () => {
   await flip.close();
 });
 
+test('crop zoom: the classifier sees each face enlarged around its centre (cropZoom in the manifest)', async () => {
+  const plain = await EmotionClassifier.load(model);
+  const zoomed = await EmotionClassifier.load(variant('zoom', (m) => (m.cropZoom = 1.1)));
+  // the zoomed crop fed to the plain model by hand (rounded to bytes: within a few thousandths)
+  const byHand = faces.map((f) => Uint8Array.from(zoomCrop(f, { height: 48, width: 48 }, 1.1), (v) => Math.round(v)));
+  const [a, b, plainScores] = [await zoomed.classifyRaw(faces), await plain.classifyRaw(byHand), await plain.classifyRaw(faces)];
+  let moved = 0;
+  for (let i = 0; i < faces.length; i++)
+    for (let k = 0; k < 7; k++) {
+      assert.ok(Math.abs(a[i]![k]! - b[i]![k]!) < 5e-3, `face ${i} class ${k}: ${a[i]![k]} vs ${b[i]![k]}`);
+      moved = Math.max(moved, Math.abs(a[i]![k]! - plainScores[i]![k]!));
+    }
+  assert.ok(moved > 1e-4, 'the zoom changes what the network sees');
+  await plain.close();
+  await zoomed.close();
+});
+
 test('missing, empty or corrupt model files and bad manifests are clear errors', async () => {
   await assert.rejects(EmotionClassifier.load(path.join(tmp, 'none.onnx')), (e: unknown) => e instanceof ModelError && /not found/.test(e.message));
   await assert.rejects(EmotionClassifier.load(variant('empty', () => {}, Buffer.alloc(0))), /is empty/);
@@ -72,6 +90,7 @@ test('missing, empty or corrupt model files and bad manifests are clear errors',
   copyFileSync(model, noManifest);
   await assert.rejects(EmotionClassifier.load(noManifest), (e: unknown) => e instanceof ManifestError && /manifest .*lonely\.json not found/.test(e.message));
   await assert.rejects(EmotionClassifier.load(variant('labels', (m) => (m.labels = ['happy']))), /manifest .* is invalid: labels/);
+  await assert.rejects(EmotionClassifier.load(variant('zoom-out', (m) => (m.cropZoom = 0.5))), /manifest .* is invalid: cropZoom/);
 });
 
 test('a manifest that disagrees with the model is rejected before the kiosk starts', async () => {

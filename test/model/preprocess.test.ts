@@ -1,13 +1,33 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { averageMirrorPairs, cropsToTensorData, softmaxRows } from '../../src/model/preprocess.js';
+import { averageMirrorPairs, cropsToTensorData, softmaxRows, zoomCrop } from '../../src/model/preprocess.js';
 import { argmax, confusionMatrix, reportFromConfusion } from '../../src/model/metrics.js';
 
 test('crops become NCHW floats with the manifest normalisation, mirrored copies after the originals', () => {
   const crop = Uint8Array.from([0, 255, 51, 102]); // 2x2
-  const out = cropsToTensorData([crop], { height: 2, width: 2 }, { mean: 0.5, std: 0.5 }, true);
+  const out = cropsToTensorData([crop], { height: 2, width: 2 }, { mean: 0.5, std: 0.5 }, { mirror: true });
   assert.deepEqual(Array.from(out, (v) => Math.round(v * 1000) / 1000), [-1, 1, -0.6, -0.2, 1, -1, -0.2, -0.6]);
   assert.throws(() => cropsToTensorData([new Uint8Array(3)], { height: 2, width: 2 }, { mean: 0, std: 1 }), /needs 2x2/);
+});
+
+test('crop zoom enlarges around the centre (the training augmentation\'s scale change): exact on a linear ramp', () => {
+  const ramp3 = Uint8Array.from([0, 10, 20, 0, 10, 20, 0, 10, 20]); // 3x3, value 10 * x
+  assert.deepEqual([...zoomCrop(ramp3, { height: 3, width: 3 }, 2)], [5, 10, 15, 5, 10, 15, 5, 10, 15]);
+  // 48x48, value 2x + 3y: output (x, y) samples the input at c + (p - c) / 1.1
+  const S = 48;
+  const c = (S - 1) / 2;
+  const ramp = Uint8Array.from({ length: S * S }, (_, i) => 2 * (i % S) + 3 * Math.floor(i / S));
+  const z = zoomCrop(ramp, { height: S, width: S }, 1.1);
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) {
+      const want = 2 * (c + (x - c) / 1.1) + 3 * (c + (y - c) / 1.1);
+      assert.ok(Math.abs(z[y * S + x]! - want) < 1e-3, `(${x}, ${y}): ${z[y * S + x]} vs ${want}`);
+    }
+  assert.deepEqual([...zoomCrop(ramp3, { height: 3, width: 3 }, 1)], [...ramp3], 'zoom 1 is the identity');
+  assert.throws(() => zoomCrop(ramp3, { height: 3, width: 3 }, 0.9), /zoom must be >= 1/);
+  // through cropsToTensorData: zoomed, normalised, then mirrored
+  const t = cropsToTensorData([ramp3], { height: 3, width: 3 }, { mean: 0, std: 1 / 255 }, { mirror: true, zoom: 2 });
+  assert.deepEqual([...t], [5, 10, 15, 5, 10, 15, 5, 10, 15, 15, 10, 5, 15, 10, 5, 15, 10, 5]);
 });
 
 test('softmax rows sum to one and keep the order; mirror pairs average', () => {

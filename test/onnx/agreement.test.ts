@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
 import { manifestPathFor } from '../../src/model/manifest.js';
-import { compareModels, mirrorBatch, modelProbabilities } from '../../src/onnx/agreement.js';
+import { compareModels, modelProbabilities } from '../../src/onnx/agreement.js';
 import { evenlySpaced, listFaceImages, readGreyFace } from '../../src/onnx/fer-images.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 
@@ -20,16 +20,11 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-test('mirrorBatch flips each image left-right', () => {
-  const data = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]); // two 2x2 images
-  assert.deepEqual([...mirrorBatch(data, 2, 2)], [2, 1, 4, 3, 6, 5, 8, 7]);
-});
-
-for (const flip of [false, true]) {
-  test(`probabilities match EmotionClassifier.classifyRaw (testTimeFlip ${flip})`, async () => {
+for (const [flip, zoom] of [[false, 1], [true, 1], [true, 1.1]] as const) {
+  test(`probabilities match EmotionClassifier.classifyRaw (testTimeFlip ${flip}, cropZoom ${zoom})`, async () => {
     const manifestFile = manifestPathFor(model);
     const m = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
-    await writeFile(manifestFile, JSON.stringify({ ...m, testTimeFlip: flip }));
+    await writeFile(manifestFile, JSON.stringify({ ...m, testTimeFlip: flip, cropZoom: zoom }));
     const images = evenlySpaced(listFaceImages('/work/shared/fer2013/test'), 10);
     const rows: Float32Array[] = [];
     for await (const r of modelProbabilities(model, images, 4)) for (let i = 0; i < r.images.length; i++) rows.push(r.probs.slice(i * 7, i * 7 + 7));
