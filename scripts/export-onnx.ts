@@ -5,10 +5,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { exportCheckpoint } from '../src/onnx/export-checkpoint.js';
 
-function parseZoom(v: string): number {
-  const z = Number(v);
-  if (!Number.isFinite(z) || z < 1 || z > 2) throw new InvalidArgumentError('a number from 1 to 2, e.g. 1.1');
-  return z;
+function parseZooms(v: string): number[] {
+  const zs = v.split(',').map(Number);
+  if (zs.length > 4 || zs.some((z) => !Number.isFinite(z) || z < 1 || z > 2)) throw new InvalidArgumentError('one to four numbers from 1 to 2, comma-separated, e.g. 1.1 or 1,1.1');
+  return zs;
 }
 
 const program = new Command('export-onnx')
@@ -20,15 +20,15 @@ const program = new Command('export-onnx')
   .option('--run <name>', 'run name for the manifest (default: taken from the checkpoint path)')
   .option('--training-data <text>', 'training data description for the manifest')
   .option('--test-time-flip', 'declare test-time flip averaging in the manifest')
-  .option('--crop-zoom <factor>', 'the manifest\'s cropZoom: the runtime enlarges each face crop this much around its centre (1-2)', parseZoom, 1)
-  .action(async (opts: { checkpoint: string; out: string; name: string; version?: string; run?: string; trainingData?: string; testTimeFlip?: boolean; cropZoom: number }) => {
+  .option('--crop-zooms <list>', 'the manifest\'s cropZooms: the runtime classifies each face crop enlarged this much around its centre (1-2; several: averaged)', parseZooms, [1])
+  .action(async (opts: { checkpoint: string; out: string; name: string; version?: string; run?: string; trainingData?: string; testTimeFlip?: boolean; cropZooms: number[] }) => {
     const r = await exportCheckpoint(opts.checkpoint, opts.out, {
       name: opts.name,
       ...(opts.version ? { version: opts.version } : {}),
       ...(opts.run ? { run: opts.run } : {}),
       ...(opts.trainingData ? { trainingData: opts.trainingData } : {}),
       testTimeFlip: opts.testTimeFlip ?? false,
-      cropZoom: opts.cropZoom,
+      cropZooms: opts.cropZooms,
     });
     process.stdout.write(`${r.file}: ${r.bytes} bytes, ${r.parameters} parameters, epoch ${r.epoch ?? '?'}, version ${r.manifest.version}\n`);
   });

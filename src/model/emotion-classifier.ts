@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import type { EmotionScores } from './labels.js';
 import { scoresFromVector } from './labels.js';
 import { loadManifest, type ModelManifest } from './manifest.js';
-import { averageMirrorPairs, cropsToTensorData, inputGeometry, softmaxRows, type InputGeometry } from './preprocess.js';
+import { averageViews, cropsToTensorData, inputGeometry, softmaxRows, viewCount, viewsOf, type InputGeometry } from './preprocess.js';
 
 export class ModelError extends Error {}
 
@@ -91,9 +91,9 @@ export class EmotionClassifier {
   async classifyRaw(crops: readonly Uint8Array[]): Promise<Float32Array[]> {
     if (crops.length === 0) return [];
     const { manifest, geometry } = this;
-    const mirror = manifest.testTimeFlip;
-    const data = cropsToTensorData(crops, geometry, manifest.normalization, { mirror, zoom: manifest.cropZoom });
-    const batch = crops.length * (mirror ? 2 : 1);
+    const views = viewsOf(manifest);
+    const data = cropsToTensorData(crops, geometry, manifest.normalization, views);
+    const batch = crops.length * viewCount(views);
     const input = new ort.Tensor('float32', data, [batch, 1, geometry.height, geometry.width]);
     const result = await this.session.run({ [manifest.input.name]: input });
     const output = result[manifest.output.name];
@@ -103,8 +103,7 @@ export class EmotionClassifier {
     if (raw.length !== batch * classes) {
       throw new ModelError(`model output has ${raw.length} values for ${batch} faces; expected ${classes} per face (manifest labels)`);
     }
-    let probs = manifest.output.kind === 'logits' ? softmaxRows(raw, batch, classes) : Float32Array.from(raw);
-    if (mirror) probs = averageMirrorPairs(probs, crops.length, classes);
+    const probs = averageViews(manifest.output.kind === 'logits' ? softmaxRows(raw, batch, classes) : Float32Array.from(raw), crops.length, viewCount(views), classes);
     const rows: Float32Array[] = [];
     for (let i = 0; i < crops.length; i++) rows.push(probs.slice(i * classes, (i + 1) * classes));
     return rows;

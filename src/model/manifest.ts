@@ -32,13 +32,14 @@ export const manifestSchema = z
     }),
     /** value = (pixel / 255 - mean) / std, pixel in 0..255 after resizing the grey face crop. */
     normalization: z.object({ mean: z.number(), std: z.number().positive() }),
-    /** Test-time augmentation the runtime applies: average the scores of the crop and its mirror image. */
+    /** Test-time augmentation the runtime applies: average the scores of each view (cropZooms) and its mirror image. */
     testTimeFlip: z.boolean().default(false),
     /**
-     * The runtime enlarges each face crop by this factor around its centre (bilinear; the outer border is cut away)
-     * before normalising. A network trained with random scale changes is most accurate at the middle of their range.
+     * The runtime classifies each face crop at each of these zooms (enlarged around its centre, bilinear, the outer
+     * border cut away; 1 = as cropped), mirrored too with testTimeFlip, and averages the views' probabilities. A
+     * network trained with random scale changes is most accurate near the middle of their range.
      */
-    cropZoom: z.number().min(1).max(2).default(1),
+    cropZooms: z.array(z.number().min(1).max(2)).min(1).max(4).default([1]),
     quantization: z
       .object({
         format: z.enum(['QDQ', 'QOperator']),

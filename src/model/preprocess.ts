@@ -11,42 +11,60 @@ export function inputGeometry(manifest: ModelManifest): InputGeometry {
   return { height, width };
 }
 
-export interface PreprocessOptions {
-  /** Append each crop's left-right mirror image after the originals (batch 2N) for test-time flip averaging. */
-  mirror?: boolean;
-  /** The manifest's cropZoom: enlarge each crop by this factor around its centre first (1 = as it is). */
-  zoom?: number;
+/**
+ * The test-time views of each face: the crop at each zoom, and each of those mirrored left-right when `mirror`.
+ * The classifier averages the probabilities of all views (manifest: cropZooms, testTimeFlip).
+ */
+export interface TestTimeViews {
+  zooms: readonly number[];
+  mirror: boolean;
+}
+
+export const SINGLE_VIEW: TestTimeViews = { zooms: [1], mirror: false };
+
+export function viewsOf(manifest: Pick<ModelManifest, 'cropZooms' | 'testTimeFlip'>): TestTimeViews {
+  return { zooms: manifest.cropZooms, mirror: manifest.testTimeFlip };
+}
+
+export function viewCount(v: TestTimeViews): number {
+  return v.zooms.length * (v.mirror ? 2 : 1);
 }
 
 /**
  * Packs crops (each height*width grey bytes, row-major) into NCHW float32 with value = (pixel/255 - mean) / std,
- * optionally zoomed (zoomCrop) and followed by mirrored copies.
+ * one block of N faces per view: for each zoom, the zoomed crops (zoomCrop), then (with mirror) their mirror images.
  */
 export function cropsToTensorData(
   crops: readonly Uint8Array[],
   geom: InputGeometry,
   norm: { mean: number; std: number },
-  { mirror = false, zoom = 1 }: PreprocessOptions = {},
+  views: TestTimeViews = SINGLE_VIEW,
 ): Float32Array {
   const { height, width } = geom;
   const plane = height * width;
   const n = crops.length;
-  const out = new Float32Array(plane * n * (mirror ? 2 : 1));
+  const out = new Float32Array(plane * n * viewCount(views));
   const a = 1 / (255 * norm.std);
   const b = -norm.mean / norm.std;
   crops.forEach((raw, i) => {
     if (raw.length !== plane) throw new RangeError(`face crop ${i} has ${raw.length} bytes, the model needs ${height}x${width}`);
-    const crop = zoom === 1 ? raw : zoomCrop(raw, geom, zoom);
-    const o = i * plane;
-    for (let j = 0; j < plane; j++) out[o + j] = crop[j]! * a + b;
-    if (mirror) {
-      const m = (n + i) * plane;
-      for (let r = 0; r < height; r++) {
-        const row = r * width;
-        for (let c = 0; c < width; c++) out[m + row + c] = crop[row + width - 1 - c]! * a + b;
-      }
-    }
   });
+  let block = 0;
+  for (const zoom of views.zooms) {
+    crops.forEach((raw, i) => {
+      const crop = zoom === 1 ? raw : zoomCrop(raw, geom, zoom);
+      const o = (block * n + i) * plane;
+      for (let j = 0; j < plane; j++) out[o + j] = crop[j]! * a + b;
+      if (views.mirror) {
+        const m = ((block + 1) * n + i) * plane;
+        for (let r = 0; r < height; r++) {
+          const row = r * width;
+          for (let c = 0; c < width; c++) out[m + row + c] = crop[row + width - 1 - c]! * a + b;
+        }
+      }
+    });
+    block += views.mirror ? 2 : 1;
+  }
   return out;
 }
 
@@ -96,9 +114,11 @@ export function softmaxRows(data: ArrayLike<number>, rows: number, cols: number)
   return out;
 }
 
-/** Averages row i with row i + n (the mirrored copy) for i < n: [2n, cols] -> [n, cols]. */
-export function averageMirrorPairs(data: Float32Array, n: number, cols: number): Float32Array {
+/** Averages the views of each face: [views * n, cols] (one block of n rows per view) -> [n, cols]. */
+export function averageViews(data: Float32Array, n: number, views: number, cols: number): Float32Array {
+  if (views === 1) return data;
   const out = new Float32Array(n * cols);
-  for (let i = 0; i < n * cols; i++) out[i] = (data[i]! + data[n * cols + i]!) / 2;
+  for (let v = 0; v < views; v++) for (let i = 0; i < n * cols; i++) out[i]! += data[v * n * cols + i]!;
+  for (let i = 0; i < n * cols; i++) out[i]! /= views;
   return out;
 }

@@ -3,7 +3,7 @@
  * top-1 classes agree, how far their probabilities move, and each one's accuracy against the labels.
  */
 import { loadManifest } from '../model/manifest.js';
-import { averageMirrorPairs, softmaxRows } from '../model/preprocess.js';
+import { averageViews, softmaxRows, viewCount, viewsOf } from '../model/preprocess.js';
 import { faceBatches } from './face-batches.js';
 import type { FaceImage } from './fer-images.js';
 import { GraphRunner } from './ort-runner.js';
@@ -22,21 +22,19 @@ function argmaxRow(p: Float32Array, row: number, cols: number): number {
   return best;
 }
 
-/** Probabilities of a model for each image, batch by batch, preprocessed as its manifest (next to it) says: crop zoom, test-time flip. */
+/** Probabilities of a model for each image, batch by batch, preprocessed as its manifest (next to it) says: crop zooms, test-time flip. */
 export async function* modelProbabilities(modelPath: string, images: readonly FaceImage[], batchSize = 64): AsyncGenerator<{ probs: Float32Array; images: FaceImage[]; classes: number }> {
   const manifest = await loadManifest(modelPath);
   const size = manifest.input.shape[2];
   const runner = await GraphRunner.open(modelPath);
   try {
-    const mirror = manifest.testTimeFlip;
-    const prep = { normalization: manifest.normalization, zoom: manifest.cropZoom, mirror };
-    for (const batch of faceBatches(images, size, prep, batchSize)) {
-      // as the runtime does (EmotionClassifier): crops and their mirror images in one run, probabilities averaged
-      const rows = batch.n * (mirror ? 2 : 1);
-      const out = (await runner.run(batch.data, rows, size, [manifest.output.name])).get(manifest.output.name)!;
-      const classes = out.data.length / rows;
-      let probs = manifest.output.kind === 'logits' ? softmaxRows(out.data, rows, classes) : Float32Array.from(out.data);
-      if (mirror) probs = averageMirrorPairs(probs, batch.n, classes);
+    const views = viewsOf(manifest);
+    for (const batch of faceBatches(images, size, manifest.normalization, views, batchSize)) {
+      // as the runtime does (EmotionClassifier): every view of every face in one run, probabilities averaged
+      const out = (await runner.run(batch.data, batch.rows, size, [manifest.output.name])).get(manifest.output.name)!;
+      const classes = out.data.length / batch.rows;
+      const rowProbs = manifest.output.kind === 'logits' ? softmaxRows(out.data, batch.rows, classes) : Float32Array.from(out.data);
+      const probs = averageViews(rowProbs, batch.n, viewCount(views), classes);
       yield { probs, images: batch.images, classes };
     }
   } finally {

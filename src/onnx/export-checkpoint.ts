@@ -18,8 +18,8 @@ export interface ExportOptions {
   trainingData?: string;
   /** Declare test-time flip averaging in the manifest (the runtime then averages each crop with its mirror). */
   testTimeFlip?: boolean;
-  /** The manifest's cropZoom (the runtime enlarges each face crop this much around its centre). Default 1. */
-  cropZoom?: number;
+  /** The manifest's cropZooms (the runtime classifies each face crop enlarged this much around its centre, averaging the views). Default [1]. */
+  cropZooms?: number[];
   /** A checkpoint that was never trained (marks the manifest untrained). */
   untrained?: boolean;
 }
@@ -63,7 +63,7 @@ export async function exportCheckpoint(checkpointDir: string, outFile: string, o
     inputSize: cfg.inputSize,
     normalization: cfg.normalization,
     testTimeFlip: opts.testTimeFlip ?? false,
-    cropZoom: opts.cropZoom ?? 1,
+    cropZooms: opts.cropZooms ?? [1],
     source: {
       architecture,
       trainingData: opts.trainingData ?? 'FER2013 train split (28,709 images, 48x48 grey), augmented',

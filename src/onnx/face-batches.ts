@@ -1,28 +1,29 @@
 /** Face image lists -> float batches for onnxruntime (calibration, agreement), preprocessed as the runtime does. */
-import { cropsToTensorData } from '../model/preprocess.js';
+import { cropsToTensorData, SINGLE_VIEW, viewCount, type TestTimeViews } from '../model/preprocess.js';
 import { readGreyFace, type FaceImage } from './fer-images.js';
 
 export interface FaceBatch {
-  /** [n, 1, size, size], or [2n, ...] with the mirrored copies after the originals when `mirror` was asked for. */
+  /** [rows, 1, size, size]: one block of the batch's faces per view (see cropsToTensorData). */
   data: Float32Array;
+  /** Faces in the batch. */
   n: number;
+  /** Images in `data`: n times the number of views. */
+  rows: number;
   images: FaceImage[];
 }
 
-export interface FacePreprocessing {
-  normalization: { mean: number; std: number };
-  /** The manifest's cropZoom (default 1). */
-  zoom?: number;
-  /** Append mirrored copies (test-time flip). */
-  mirror?: boolean;
-}
-
 /** Yields batches of up to `batchSize` decoded, preprocessed faces. Unreadable images throw (with their path). */
-export function* faceBatches(images: readonly FaceImage[], size: number, prep: FacePreprocessing, batchSize = 64): Generator<FaceBatch> {
+export function* faceBatches(
+  images: readonly FaceImage[],
+  size: number,
+  normalization: { mean: number; std: number },
+  views: TestTimeViews = SINGLE_VIEW,
+  batchSize = 64,
+): Generator<FaceBatch> {
   for (let i = 0; i < images.length; i += batchSize) {
     const slice = images.slice(i, i + batchSize);
     const crops = slice.map((img) => readGreyFace(img.file, size));
-    const data = cropsToTensorData(crops, { height: size, width: size }, prep.normalization, { mirror: prep.mirror ?? false, zoom: prep.zoom ?? 1 });
-    yield { data, n: slice.length, images: slice };
+    const data = cropsToTensorData(crops, { height: size, width: size }, normalization, views);
+    yield { data, n: slice.length, rows: slice.length * viewCount(views), images: slice };
   }
 }

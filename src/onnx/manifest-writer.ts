@@ -13,7 +13,7 @@ export interface ManifestFields {
   inputSize: number;
   normalization: { mean: number; std: number };
   testTimeFlip?: boolean;
-  cropZoom?: number;
+  cropZooms?: number[];
   quantization?: ModelManifest['quantization'];
   source: ModelManifest['source'];
   untrained?: boolean;
@@ -33,7 +33,7 @@ export function buildManifest(onnxPath: string, f: ManifestFields): ModelManifes
     output: { name: OUTPUT_NAME, kind: 'logits' },
     normalization: f.normalization,
     testTimeFlip: f.testTimeFlip ?? false,
-    cropZoom: f.cropZoom ?? 1,
+    cropZooms: f.cropZooms ?? [1],
     quantization: f.quantization ?? null,
     source: f.source,
     untrained: f.untrained ?? false,

@@ -59,7 +59,9 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
   const method = opts.method ?? { kind: 'minmax' };
   const images = evenlySpaced(listFaceImages(opts.calibrationData), count);
   const tensors = tensorsToCalibrate(g);
-  const decoded = [...faceBatches(images, size, { normalization: floatManifest.normalization, zoom: floatManifest.cropZoom })];
+  // calibrated on what the runtime feeds the network: each face at each of the manifest's zooms
+  const views = { zooms: floatManifest.cropZooms, mirror: false };
+  const decoded = [...faceBatches(images, size, floatManifest.normalization, views)].map((b) => ({ data: b.data, n: b.rows }));
   const batches = () => decoded;
   const ranges = await calibrate(g, tensors, { batches: batches(), size }, method);
   const biasCorrection = opts.biasCorrection ?? false;

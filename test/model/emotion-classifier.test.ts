@@ -63,9 +63,9 @@ test('test-time flip averages a face with its mirror image', async () => {
   await flip.close();
 });
 
-test('crop zoom: the classifier sees each face enlarged around its centre (cropZoom in the manifest)', async () => {
+test('crop zooms: the classifier sees each face enlarged around its centre, views averaged (cropZooms in the manifest)', async () => {
   const plain = await EmotionClassifier.load(model);
-  const zoomed = await EmotionClassifier.load(variant('zoom', (m) => (m.cropZoom = 1.1)));
+  const zoomed = await EmotionClassifier.load(variant('zoom', (m) => (m.cropZooms = [1.1])));
   // the zoomed crop fed to the plain model by hand (rounded to bytes: within a few thousandths)
   const byHand = faces.map((f) => Uint8Array.from(zoomCrop(f, { height: 48, width: 48 }, 1.1), (v) => Math.round(v)));
   const [a, b, plainScores] = [await zoomed.classifyRaw(faces), await plain.classifyRaw(byHand), await plain.classifyRaw(faces)];
@@ -76,6 +76,11 @@ test('crop zoom: the classifier sees each face enlarged around its centre (cropZ
       moved = Math.max(moved, Math.abs(a[i]![k]! - plainScores[i]![k]!));
     }
   assert.ok(moved > 1e-4, 'the zoom changes what the network sees');
+  // two zooms: the average of the two single-view results
+  const both = await EmotionClassifier.load(variant('zooms', (m) => (m.cropZooms = [1, 1.1])));
+  const avg = await both.classifyRaw(faces);
+  for (let i = 0; i < faces.length; i++) for (let k = 0; k < 7; k++) assert.ok(Math.abs((plainScores[i]![k]! + a[i]![k]!) / 2 - avg[i]![k]!) < 1e-5);
+  await both.close();
   await plain.close();
   await zoomed.close();
 });
@@ -90,7 +95,7 @@ test('missing, empty or corrupt model files and bad manifests are clear errors',
   copyFileSync(model, noManifest);
   await assert.rejects(EmotionClassifier.load(noManifest), (e: unknown) => e instanceof ManifestError && /manifest .*lonely\.json not found/.test(e.message));
   await assert.rejects(EmotionClassifier.load(variant('labels', (m) => (m.labels = ['happy']))), /manifest .* is invalid: labels/);
-  await assert.rejects(EmotionClassifier.load(variant('zoom-out', (m) => (m.cropZoom = 0.5))), /manifest .* is invalid: cropZoom/);
+  await assert.rejects(EmotionClassifier.load(variant('zoom-out', (m) => (m.cropZooms = [0.5]))), /manifest .* is invalid: cropZooms/);
 });
 
 test('a manifest that disagrees with the model is rejected before the kiosk starts', async () => {

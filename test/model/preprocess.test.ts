@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { averageMirrorPairs, cropsToTensorData, softmaxRows, zoomCrop } from '../../src/model/preprocess.js';
+import { averageViews, cropsToTensorData, softmaxRows, zoomCrop } from '../../src/model/preprocess.js';
 import { argmax, confusionMatrix, reportFromConfusion } from '../../src/model/metrics.js';
 
 test('crops become NCHW floats with the manifest normalisation, mirrored copies after the originals', () => {
   const crop = Uint8Array.from([0, 255, 51, 102]); // 2x2
-  const out = cropsToTensorData([crop], { height: 2, width: 2 }, { mean: 0.5, std: 0.5 }, { mirror: true });
+  const out = cropsToTensorData([crop], { height: 2, width: 2 }, { mean: 0.5, std: 0.5 }, { zooms: [1], mirror: true });
   assert.deepEqual(Array.from(out, (v) => Math.round(v * 1000) / 1000), [-1, 1, -0.6, -0.2, 1, -1, -0.2, -0.6]);
   assert.throws(() => cropsToTensorData([new Uint8Array(3)], { height: 2, width: 2 }, { mean: 0, std: 1 }), /needs 2x2/);
 });
@@ -26,15 +26,19 @@ test('crop zoom enlarges around the centre (the training augmentation\'s scale c
   assert.deepEqual([...zoomCrop(ramp3, { height: 3, width: 3 }, 1)], [...ramp3], 'zoom 1 is the identity');
   assert.throws(() => zoomCrop(ramp3, { height: 3, width: 3 }, 0.9), /zoom must be >= 1/);
   // through cropsToTensorData: zoomed, normalised, then mirrored
-  const t = cropsToTensorData([ramp3], { height: 3, width: 3 }, { mean: 0, std: 1 / 255 }, { mirror: true, zoom: 2 });
-  assert.deepEqual([...t], [5, 10, 15, 5, 10, 15, 5, 10, 15, 15, 10, 5, 15, 10, 5, 15, 10, 5]);
+  // through cropsToTensorData: one block per view (zoom 1, its mirror, zoom 2, its mirror), normalised
+  const t = cropsToTensorData([ramp3], { height: 3, width: 3 }, { mean: 0, std: 1 / 255 }, { zooms: [1, 2], mirror: true });
+  const rows = (v: number) => [...t.subarray(v * 9, v * 9 + 3)];
+  assert.deepEqual([rows(0), rows(1), rows(2), rows(3)], [[0, 10, 20], [20, 10, 0], [5, 10, 15], [15, 10, 5]]);
 });
 
-test('softmax rows sum to one and keep the order; mirror pairs average', () => {
+test('softmax rows sum to one and keep the order; views average', () => {
   const p = softmaxRows([1000, 1001, 0, 0], 2, 2);
   assert.ok(Math.abs(p[0]! + p[1]! - 1) < 1e-6 && p[1]! > p[0]!);
   assert.equal(p[2], 0.5);
-  assert.deepEqual(Array.from(averageMirrorPairs(Float32Array.from([1, 0, 0, 1]), 1, 2)), [0.5, 0.5]);
+  assert.deepEqual(Array.from(averageViews(Float32Array.from([1, 0, 0, 1]), 1, 2, 2)), [0.5, 0.5]);
+  // two faces, three views: face i averages rows i, i + 2, i + 4
+  assert.deepEqual(Array.from(averageViews(Float32Array.from([3, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]), 2, 3, 2)), [1, 0, 0, 1]);
 });
 
 test('metrics: confusion matrix, accuracy, precision, recall, F1', () => {

@@ -13,7 +13,7 @@ import type { OnnxGraph } from '../../src/onnx/graph.js';
 test('bias correction cancels the mean shift that int8 weight rounding causes, layer by layer', async () => {
   const g = exportNetwork(randomDeepEmotion({ seed: 21, thetaNoise: 0.01 }));
   const images = evenlySpaced(listFaceImages('/work/shared/fer2013/train'), 96);
-  const decoded = [...faceBatches(images, 48, { normalization: UNTRAINED_NORMALIZATION }, 32)];
+  const decoded = [...faceBatches(images, 48, UNTRAINED_NORMALIZATION, undefined, 32)];
   const batches = () => decoded;
   const nodes = correctableNodes(g);
   assert.deepEqual(nodes.map((n) => n.opType), ['Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'Gemm'], 'the trunk convs and dense layers, not the attention branch');
