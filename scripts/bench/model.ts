@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadManifest } from '../../src/model/manifest.js';
+import { viewCount, viewsOf } from '../../src/model/preprocess.js';
 import { evenlySpaced, listFaceImages, normaliseBatch, readGreyFace } from '../../src/onnx/fer-images.js';
 import { GraphRunner } from '../../src/onnx/ort-runner.js';
 import { quantizeModelFile } from '../../src/onnx/quantize-model.js';
@@ -37,7 +38,11 @@ export async function benchModel(): Promise<void> {
     const data = normaliseBatch(faces, manifest.normalization);
     console.log(`models: ${note}`);
     console.log(`  float ${float} (${statSync(float).size} bytes), int8 ${int8} (${statSync(int8).size} bytes, ${(statSync(int8).size / statSync(float).size).toFixed(3)} of float)`);
-    if (manifest.testTimeFlip) console.log('  the manifests ask for test-time flip: the runtime runs each face twice (crop + mirror), so its cost per face is 2x the figures below');
+    const views = viewCount(viewsOf(manifest));
+    if (views > 1) {
+      const what = `${manifest.cropZooms.length === 1 ? `crop zoom ${manifest.cropZooms[0]}` : `crop zooms ${manifest.cropZooms.join(', ')}`}${manifest.testTimeFlip ? ', each with its mirror image' : ''}`;
+      console.log(`  the manifests ask for ${views} test-time views of each face (${what}): the runtime's cost per face is ${views}x the figures below`);
+    }
     console.log(`onnxruntime-node, intraOpNumThreads 1, graph optimisation "all"; ${faces.length} real PublicTest crops; p50/p95 of per-face ms (run time / batch)`);
     const runners = { float: await GraphRunner.open(float), int8: await GraphRunner.open(int8) };
     try {
