@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import type { EmotionScores } from './labels.js';
 import { scoresFromVector } from './labels.js';
 import { loadManifest, type ModelManifest } from './manifest.js';
-import { averageViews, cropsToTensorData, inputGeometry, softmaxRows, viewCount, viewsOf, type InputGeometry } from './preprocess.js';
+import { cropsToTensorData, faceProbabilities, inputGeometry, viewCount, viewsOf, type InputGeometry } from './preprocess.js';
 
 export class ModelError extends Error {}
 
@@ -103,7 +103,7 @@ export class EmotionClassifier {
     if (raw.length !== batch * classes) {
       throw new ModelError(`model output has ${raw.length} values for ${batch} faces; expected ${classes} per face (manifest labels)`);
     }
-    const probs = averageViews(manifest.output.kind === 'logits' ? softmaxRows(raw, batch, classes) : Float32Array.from(raw), crops.length, viewCount(views), classes);
+    const probs = faceProbabilities(raw, manifest.output.kind, crops.length, viewCount(views), classes);
     const rows: Float32Array[] = [];
     for (let i = 0; i < crops.length; i++) rows.push(probs.slice(i * classes, (i + 1) * classes));
     return rows;

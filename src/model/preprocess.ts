@@ -122,3 +122,12 @@ export function averageViews(data: Float32Array, n: number, views: number, cols:
   for (let i = 0; i < n * cols; i++) out[i]! /= views;
   return out;
 }
+
+/**
+ * The model's output for every view of `faces` faces ([views * faces, classes], one block per view) -> one row of
+ * probabilities per face: softmax when the output is logits, then the views averaged.
+ */
+export function faceProbabilities(output: Float32Array, kind: 'logits' | 'probabilities', faces: number, views: number, classes: number): Float32Array {
+  const rows = faces * views;
+  return averageViews(kind === 'logits' ? softmaxRows(output, rows, classes) : Float32Array.from(output), faces, views, classes);
+}

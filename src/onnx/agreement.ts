@@ -3,7 +3,7 @@
  * top-1 classes agree, how far their probabilities move, and each one's accuracy against the labels.
  */
 import { loadManifest } from '../model/manifest.js';
-import { averageViews, softmaxRows, viewCount, viewsOf } from '../model/preprocess.js';
+import { faceProbabilities, viewCount, viewsOf } from '../model/preprocess.js';
 import { faceBatches } from './face-batches.js';
 import type { FaceImage } from './fer-images.js';
 import { GraphRunner } from './ort-runner.js';
@@ -33,8 +33,7 @@ export async function* modelProbabilities(modelPath: string, images: readonly Fa
       // as the runtime does (EmotionClassifier): every view of every face in one run, probabilities averaged
       const out = (await runner.run(batch.data, batch.rows, size, [manifest.output.name])).get(manifest.output.name)!;
       const classes = out.data.length / batch.rows;
-      const rowProbs = manifest.output.kind === 'logits' ? softmaxRows(out.data, batch.rows, classes) : Float32Array.from(out.data);
-      const probs = averageViews(rowProbs, batch.n, viewCount(views), classes);
+      const probs = faceProbabilities(out.data, manifest.output.kind, batch.n, viewCount(views), classes);
       yield { probs, images: batch.images, classes };
     }
   } finally {
