@@ -12,10 +12,9 @@
  * mqtt.js' own `outgoingStore` (e.g. mqtt-level-store) only keeps packets it has been handed while the client lives;
  * it has no size/age bound and loses messages published before the first connect, so it is not used for this.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { nodeFs, type OutboxFs } from './outbox-fs.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -37,6 +36,8 @@ export interface OutboxOptions {
   /** false: keep records in memory only (benchmark baseline; nothing survives a restart). */
   durable?: boolean;
   now?: () => number;
+  /** The file-system seam (tests: an in-memory disk with faults). */
+  fs?: OutboxFs;
 }
 
 export class OutboxError extends Error {}
@@ -51,7 +52,7 @@ interface Segment {
 }
 
 export class Outbox {
-  private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'now'>> & { logger: Logger; now: () => number };
+  private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'now' | 'fs'>> & { logger: Logger; now: () => number };
   /** Unacknowledged records, ascending seq; entries before `head` are consumed. */
   private pending: OutboxRecord[] = [];
   private head = 0;
@@ -61,7 +62,8 @@ export class Outbox {
   private persistedAcked = -1;
   private nextSeqValue = 0;
   private segments: Segment[] = [];
-  private active: { fh: FileHandle; seg: Segment; bytes: number } | null = null;
+  private active: { fd: number; seg: Segment; bytes: number } | null = null;
+  private readonly fs: OutboxFs;
   private batch: { rec: OutboxRecord; resolve: (r: OutboxRecord) => void; reject: (e: Error) => void }[] = [];
   private writing: Promise<void> | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
@@ -78,12 +80,13 @@ export class Outbox {
       now: Date.now,
       ...opts,
     };
+    this.fs = opts.fs ?? nodeFs;
   }
 
   /** Opens (creating if needed) the outbox in `dir` and loads what was not acknowledged before. */
   static async open(opts: OutboxOptions): Promise<Outbox> {
     const box = new Outbox(opts);
-    if (box.opts.durable) box.load();
+    if (box.opts.durable) await box.load();
     box.enforceBounds();
     return box;
   }
@@ -174,7 +177,7 @@ export class Outbox {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
     await this.flushAck();
-    await this.active?.fh.close();
+    if (this.active) await this.fs.close(this.active.fd);
     this.active = null;
   }
 
@@ -212,40 +215,40 @@ export class Outbox {
     const bytes = Buffer.byteLength(text);
     if (!this.active || this.active.bytes + bytes > this.opts.segmentBytes) await this.rotate(recs[0]!.seq);
     const a = this.active!;
-    await a.fh.write(text);
-    await a.fh.datasync();
+    await this.fs.write(a.fd, Buffer.from(text));
+    await this.fs.datasync(a.fd);
     a.bytes += bytes;
     a.seg.lastSeq = recs[recs.length - 1]!.seq;
   }
 
   private async rotate(firstSeq: number): Promise<void> {
-    if (this.active) await this.active.fh.close();
+    if (this.active) await this.fs.close(this.active.fd);
     const name = segName(firstSeq);
-    const fh = await open(path.join(this.opts.dir, name), 'a');
+    const fd = await this.fs.open(path.join(this.opts.dir, name), 'append');
     const seg: Segment = { name, firstSeq, lastSeq: firstSeq - 1 };
     this.segments.push(seg);
-    this.active = { fh, seg, bytes: 0 };
-    fsyncDir(this.opts.dir);
+    this.active = { fd, seg, bytes: 0 };
+    await this.fs.fsyncDir(this.opts.dir).catch(() => {});
   }
 
-  private load(): void {
+  private async load(): Promise<void> {
     const dir = this.opts.dir;
     try {
-      mkdirSync(dir, { recursive: true });
+      await this.fs.mkdirp(dir);
     } catch (err) {
       throw new OutboxError(`outbox: cannot create ${dir}: ${(err as Error).message} (set mqtt.outbox.dir to a writable folder)`);
     }
-    this.acked = readAck(dir, this.opts.logger);
+    this.acked = await readAck(this.fs, dir, this.opts.logger);
     this.persistedAcked = this.acked;
     this.nextSeqValue = this.acked + 1;
-    const names = readdirSync(dir)
+    const names = (await this.fs.readdir(dir))
       .filter((n) => SEG_RE.test(n))
       .sort();
     for (const name of names) {
       const file = path.join(dir, name);
       const firstSeq = Number(SEG_RE.exec(name)![1]);
       const seg: Segment = { name, firstSeq, lastSeq: firstSeq - 1 };
-      const text = readFileSync(file, 'utf8');
+      const text = (await this.fs.readFile(file)).toString('utf8');
       let offset = 0;
       for (const line of text.split('\n')) {
         if (line.length === 0) {
@@ -264,7 +267,12 @@ export class Outbox {
         if (!rec) {
           // A torn write (power cut in the middle of a line): it was never fsync'd, so never acknowledged to anyone.
           this.opts.logger.warn(`outbox: ${file} has an unreadable record at byte ${offset}; cutting the file there (an unfinished write)`);
-          truncateSync(file, offset);
+          const fd = await this.fs.open(file, 'append');
+          try {
+            await this.fs.ftruncate(fd, offset);
+          } finally {
+            await this.fs.close(fd);
+          }
           break;
         }
         offset += Buffer.byteLength(line) + 1;
@@ -279,7 +287,7 @@ export class Outbox {
     if (this.pending.length > 0) {
       this.opts.logger.info(`outbox: ${this.pending.length} unsent event(s) from before the restart will be sent first (${dir})`);
     }
-    this.deleteAckedSegments();
+    await this.deleteAckedSegments();
   }
 
   /** Drops the oldest records beyond maxEvents or older than maxAgeMs, with one warning per drop. */
@@ -338,26 +346,26 @@ export class Outbox {
       const value = this.acked;
       const file = path.join(this.opts.dir, 'ack.json');
       const tmp = file + '.tmp';
-      const fh = await open(tmp, 'w');
+      const fd = await this.fs.open(tmp, 'write');
       try {
-        await fh.writeFile(JSON.stringify({ acked: value }) + '\n');
-        await fh.datasync();
+        await this.fs.write(fd, Buffer.from(JSON.stringify({ acked: value }) + '\n'));
+        await this.fs.datasync(fd);
       } finally {
-        await fh.close();
+        await this.fs.close(fd);
       }
-      await rename(tmp, file);
+      await this.fs.rename(tmp, file);
       this.persistedAcked = value;
-      this.deleteAckedSegments();
+      await this.deleteAckedSegments();
     });
     return this.ackWrite;
   }
 
   /** Deletes segments whose records are all acknowledged, except the newest one. */
-  private deleteAckedSegments(): void {
+  private async deleteAckedSegments(): Promise<void> {
     while (this.segments.length > 1 && this.segments[0]!.lastSeq <= this.persistedAcked) {
       const seg = this.segments.shift()!;
       try {
-        unlinkSync(path.join(this.opts.dir, seg.name));
+        await this.fs.unlink(path.join(this.opts.dir, seg.name));
       } catch (err) {
         this.opts.logger.warn(`outbox: cannot delete ${seg.name}: ${(err as Error).message}`);
       }
@@ -365,32 +373,20 @@ export class Outbox {
   }
 }
 
-function readAck(dir: string, logger: Logger): number {
+async function readAck(fs: OutboxFs, dir: string, logger: Logger): Promise<number> {
   const file = path.join(dir, 'ack.json');
+  let text: string;
   try {
-    statSync(file);
+    text = (await fs.readFile(file)).toString('utf8');
   } catch {
     return -1;
   }
   try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as { acked?: unknown };
+    const j = JSON.parse(text) as { acked?: unknown };
     if (typeof j.acked === 'number' && Number.isInteger(j.acked)) return j.acked;
   } catch {
     /* fall through */
   }
   logger.warn(`outbox: ${file} is unreadable; re-sending everything kept in the outbox (subscribers de-duplicate by eventId)`);
   return -1;
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* not supported on every filesystem; the data files themselves are fsync'd */
-  }
 }
