@@ -1,19 +1,21 @@
 /** `emotion-kiosk config`: shows the effective configuration (defaults < file < environment) or checks a file. */
 import type { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.js';
 
 export function registerConfigCommand(program: Command): void {
   program
     .command('config')
-    .description('print the effective configuration (defaults < config file < EMOTION_KIOSK_* environment) or check a file')
+    .description(COMMANDS.config.summary)
     .option('-c, --config <file>', 'config file, YAML or JSON (default: $EMOTION_KIOSK_CONFIG)')
     .option('--json', 'print JSON instead of YAML')
     .option('--check', 'only validate: print "ok" or the problems, exit 2 when invalid')
     .action((opts: { config?: string; json?: boolean; check?: boolean }) => {
       try {
-        const { config, unknownEnv, file } = loadConfig({ file: opts.config });
+        const { config, unknownEnv, file, notes } = loadConfig({ file: opts.config });
         for (const key of unknownEnv) process.stderr.write(`warning: ${key} is not a configuration key (ignored)\n`);
+        for (const note of notes) process.stderr.write(`note: ${note}\n`);
         if (opts.check) process.stdout.write(`ok${file ? `: ${file}` : ''}\n`);
         else process.stdout.write(opts.json ? JSON.stringify(config, null, 2) + '\n' : stringify(config));
       } catch (err) {

@@ -1,5 +1,6 @@
 /** `emotion-kiosk dashboard`: watch one kiosk or all kiosks under a prefix, live, over MQTT. */
 import type { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 import { runMqttDashboard } from '../dashboard/index.js';
 
 interface DashboardFlags {
@@ -15,7 +16,7 @@ interface DashboardFlags {
 export function registerDashboardCommand(program: Command): void {
   program
     .command('dashboard')
-    .description('terminal dashboard of one or many kiosks over MQTT (q quit, d/Tab next device, p pause)')
+    .description(COMMANDS.dashboard.summary)
     .option('--broker <url>', 'mqtt[s]://host:port of the broker the kiosks publish to', 'mqtt://127.0.0.1:1883')
     .option('--device <id|all>', 'one device id, or all devices under the prefix', 'all')
     .option('--topic-prefix <prefix>', 'topic prefix the kiosks use', 'emotion-kiosk')

@@ -1,5 +1,6 @@
 /** `emotion-kiosk evaluate`: accuracy of a model on labelled face crops, through the runtime's own preprocessing. */
 import { InvalidArgumentError, type Command } from 'commander';
+import { COMMANDS } from './commands.js';
 import { loadGrayImage } from '../detection/haar-detector.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import { listLabelledImages } from '../model/labelled-folder.js';
@@ -84,7 +85,7 @@ export function formatEvaluation(r: EvaluationResult): string {
 export function registerEvaluateCommand(program: Command): void {
   program
     .command('evaluate')
-    .description('measure a model on a folder of labelled face crops (<class>/<image>, e.g. FER2013 test/)')
+    .description(COMMANDS.evaluate.summary)
     .requiredOption('--model <file.onnx>', 'ONNX model with its manifest next to it')
     .requiredOption('--data <folder>', 'folder of <class>/<image> face crops')
     .option('--prefix <name>', 'only files whose name starts with this (PublicTest_ / PrivateTest_)')

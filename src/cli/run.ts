@@ -1,5 +1,6 @@
 /** `emotion-kiosk run`: the kiosk. Wires config, camera, detector, model, tracker, sinks and display together. */
 import { randomUUID } from 'node:crypto';
+import { COMMANDS } from './commands.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ResilientFrameSource } from '../capture/resilient-source.js';
 import { createFrameSource } from '../capture/create-source.js';
@@ -99,14 +100,16 @@ async function startSinks(config: KioskConfig, flags: RunFlags, logger: Logger, 
 
 export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
   let config: KioskConfig;
+  let configNotes: string[];
   try {
-    config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) }).config;
+    ({ config, notes: configNotes } = loadConfig({ file: flags.config, flags: flagsToConfig(flags) }));
   } catch (err) {
     if (err instanceof ConfigError) throw new StartupError(err.message);
     throw err;
   }
   // With the dashboard on, log lines go to its panel instead of scribbling over the terminal.
   const logger = flags.dashboard ? createLogger(config.logLevel, 'kiosk', routeLogLine) : createLogger(config.logLevel, 'kiosk');
+  for (const note of configNotes) logger.info(note);
 
   const modelPath = config.model.path ?? defaultModelPath;
   let classifier: EmotionClassifier;
@@ -203,7 +206,7 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('run the kiosk: camera -> faces -> emotions -> events (display, MQTT, dashboard)')
+    .description(COMMANDS.run.summary)
     .option('-c, --config <file>', 'config file, YAML or JSON (default: $EMOTION_KIOSK_CONFIG)')
     .option('-s, --source <spec>', 'camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, rpicam or raspistill')
     .option('--headless', 'no display window')
