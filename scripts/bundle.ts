@@ -18,10 +18,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { checkBundleImports } from './bundle-imports.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export class BundleError extends Error {}
+
+/** Folders of src/ that only the training host uses; the runtime build (tsconfig.json) leaves them out. */
+export const DEV_ONLY_DIST = ['training', 'onnx'];
 
 /** Every file under `dir` (relative, sorted), skipping `exclude`d relative prefixes. */
 export function listFiles(dir: string, exclude: string[] = [], base = dir): string[] {
@@ -70,11 +74,7 @@ export interface BundleOptions {
 
 export async function makeBundle(opts: BundleOptions): Promise<string> {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  if (opts.build) {
-    process.stderr.write('bundle: building (tsc)...\n');
-    run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], root, 'the TypeScript build');
-  }
-  if (!existsSync(path.join(root, 'dist', 'cli', 'main.js'))) throw new BundleError('dist/cli/main.js is missing: run npm run build (or drop --skip-build)');
+  if (!opts.build && !existsSync(path.join(root, 'dist', 'cli', 'main.js'))) throw new BundleError('dist/cli/main.js is missing: run npm run build (or drop --skip-build)');
   const modelsDir = path.resolve(opts.modelsDir);
   if (!existsSync(modelsDir)) throw new BundleError(`models dir ${modelsDir} does not exist`);
   const models = readdirSync(modelsDir).filter((f) => f.endsWith('.onnx'));
@@ -87,17 +87,27 @@ export async function makeBundle(opts: BundleOptions): Promise<string> {
   try {
     const inner = path.join(stage, 'app');
     mkdirSync(inner);
-    // The output dir may sit inside dist/ (the default): never bundle earlier bundles.
-    const distRoot = path.join(root, 'dist');
-    const outRel = path.relative(distRoot, path.resolve(opts.out));
-    const outInsideDist = outRel !== '' && !outRel.startsWith('..') && !path.isAbsolute(outRel);
-    cpSync(distRoot, path.join(inner, 'dist'), {
-      recursive: true,
-      filter: (src) => {
-        const rel = path.relative(distRoot, src);
-        return !(outInsideDist && (rel === outRel || rel.startsWith(outRel + path.sep)));
-      },
-    });
+    if (opts.build) {
+      // The runtime build (tsconfig.json: src/ without the training toolchain), compiled straight into the bundle:
+      // nothing stale from an earlier build of dist/ can slip in.
+      process.stderr.write('bundle: building the runtime (tsc -p tsconfig.json)...\n');
+      run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', path.join(inner, 'dist')], root, 'the TypeScript build');
+    } else {
+      // The output dir may sit inside dist/ (the default): never bundle earlier bundles.
+      const distRoot = path.join(root, 'dist');
+      const outRel = path.relative(distRoot, path.resolve(opts.out));
+      const outInsideDist = outRel !== '' && !outRel.startsWith('..') && !path.isAbsolute(outRel);
+      for (const dev of DEV_ONLY_DIST) {
+        if (existsSync(path.join(distRoot, dev))) throw new BundleError(`dist/${dev} is left from an older build (the training toolchain is not part of the runtime): delete dist/ and rebuild, or drop --skip-build`);
+      }
+      cpSync(distRoot, path.join(inner, 'dist'), {
+        recursive: true,
+        filter: (src) => {
+          const rel = path.relative(distRoot, src);
+          return !(outInsideDist && (rel === outRel || rel.startsWith(outRel + path.sep)));
+        },
+      });
+    }
     cpSync(path.join(root, 'device'), path.join(inner, 'device'), { recursive: true });
     cpSync(path.join(root, 'haarcascades'), path.join(inner, 'haarcascades'), { recursive: true });
     mkdirSync(path.join(inner, 'models'));
@@ -106,6 +116,12 @@ export async function makeBundle(opts: BundleOptions): Promise<string> {
       if (existsSync(path.join(root, f))) cpSync(path.join(root, f), path.join(inner, f));
     }
     const files = listFiles(inner);
+    const violations = checkBundleImports(inner, files.filter((f) => f.startsWith('dist' + path.sep)));
+    if (violations.length > 0) {
+      throw new BundleError(
+        `the runtime imports what a device will not have:\n${violations.map((v) => `  ${v.file}: '${v.specifier}' (${v.why})`).join('\n')}`,
+      );
+    }
     const id = `${pkg.version}-${contentHash(inner, files)}`;
     writeFileSync(path.join(inner, 'BUNDLE_ID'), id + '\n');
     writeFileSync(
