@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ConfigVersionError, migrateConfig } from './migrate.js';
 import { configSchema, type KioskConfig } from './schema.js';
 
 export const ENV_PREFIX = 'EMOTION_KIOSK_';
@@ -112,6 +113,17 @@ function readConfigFile(file: string): Tree {
   return parsed as Tree;
 }
 
+/** The file's keys upgraded to the current config version (src/config/migrate.ts); notes say what changed. */
+function readAndMigrate(file: string): { tree: Tree; notes: string[] } {
+  try {
+    const m = migrateConfig(readConfigFile(file));
+    return { tree: m.tree, notes: m.notes.map((n) => `${file}: ${n}`) };
+  } catch (err) {
+    if (err instanceof ConfigVersionError) throw new ConfigError([`${err.message} (from ${file})`]);
+    throw err;
+  }
+}
+
 export interface ConfigInputs {
   /** Config file path (YAML or JSON); default: $EMOTION_KIOSK_CONFIG, else none. */
   file?: string;
@@ -125,12 +137,15 @@ export interface LoadedConfig {
   /** Environment variables with the prefix that name no config key (probably typos). */
   unknownEnv: string[];
   file: string | undefined;
+  /** What migrating an older config file changed (for the log); empty when the file was current. */
+  notes: string[];
 }
 
 export function loadConfig({ file, env = process.env, flags = {} }: ConfigInputs = {}): LoadedConfig {
   const origins = new Map<string, string>();
   const configFile = file ?? env[CONFIG_FILE_ENV];
-  let tree: Tree = configFile ? deepMerge({}, readConfigFile(configFile), configFile, origins) : {};
+  const fromFile = configFile ? readAndMigrate(configFile) : { tree: {}, notes: [] };
+  let tree: Tree = deepMerge({}, fromFile.tree, configFile ?? 'file', origins);
 
   const fromEnv: Tree = {};
   const unknownEnv: string[] = [];
@@ -160,5 +175,5 @@ export function loadConfig({ file, env = process.env, flags = {} }: ConfigInputs
       }),
     );
   }
-  return { config: parsed.data, unknownEnv, file: configFile };
+  return { config: parsed.data, unknownEnv, file: configFile, notes: fromFile.notes };
 }

@@ -3,11 +3,14 @@
  * inferred from it. File (YAML/JSON) < environment (EMOTION_KIOSK_*) < command-line flags.
  */
 import { z } from 'zod';
+import { CONFIG_VERSION } from './migrate.js';
 
 const positiveInt = z.number().int().positive();
 
 export const configSchema = z
   .object({
+    /** The config file format (src/config/migrate.ts upgrades older files when they are read). */
+    version: z.literal(CONFIG_VERSION).default(CONFIG_VERSION),
     /** Camera index (0), /dev/videoN, a file, an rtsp/http URL, a GStreamer pipeline (… ! appsink), `rpicam`, `raspistill`. */
     source: z.string().min(1).default('0'),
     camera: z
@@ -78,13 +81,6 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         fullscreen: z.boolean().default(false),
         windowName: z.string().default('emotion-kiosk'),
-      })
-      .strict()
-      .prefault({}),
-    privacy: z
-      .object({
-        /** Never send face crops anywhere unless the operator turns this on. */
-        shareFaceImages: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
