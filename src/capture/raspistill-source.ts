@@ -2,8 +2,8 @@
  * The Raspberry Pi camera on the legacy camera stack (Raspberry Pi OS Buster, Bullseye with "Legacy Camera" enabled):
  * node-raspistill runs `raspistill` in timelapse mode writing JPEGs to stdout (`-n -e jpg -w W -h H -t 0 -tl 1000/F
  * -th none -o -`), through our StreamingRaspistillExecutor: stdout chunks come as they arrive (node-raspistill's own
- * executor cuts only where a chunk starts with a JPEG signature, and stalls when none does) and the marker-aware
- * JpegStreamSplitter finds the frames.
+ * executor cuts only where a chunk starts with a JPEG signature, and stalls when none does) and JpegStreamSource's
+ * marker-aware splitter finds the frames.
  * raspistill's own start-up takes about a second; its frame rate is well below a video mode, which is why Bookworm's
  * rpicam-vid is the first choice where it exists.
  */
@@ -11,41 +11,30 @@ import { Raspistill, RaspistillInterruptError } from 'node-raspistill';
 import type { Logger } from '../util/logger.js';
 import { findFirstBinary } from './find-binary.js';
 import { RASPISTILL_HINT } from './hints.js';
+import { JpegStreamSource, type JpegSink, type JpegStreamTimeouts } from './jpeg-stream-source.js';
 import { StreamingRaspistillExecutor } from './raspistill-executor.js';
-import { decodeJpeg, readDecodable } from './jpeg-decode.js';
-import { JpegStreamSplitter } from './jpeg-splitter.js';
-import { LatestFrames, QueueTimeoutError } from './latest-frames.js';
-import { SourceError, type Frame, type FrameSource } from './types.js';
+import { SourceError, type Frame } from './types.js';
 
-export interface RaspistillOptions {
+export interface RaspistillOptions extends JpegStreamTimeouts {
   width: number;
   height: number;
   fps: number;
   logger: Logger;
-  firstFrameTimeoutMs?: number;
-  stallTimeoutMs?: number;
-  maxBadFrames?: number;
-}
-
-interface Jpeg {
-  bytes: Buffer;
-  receivedAt: number;
 }
 
 /** node-raspistill spawns the program by this name from PATH. */
 const BINARY = 'raspistill';
 
-export class RaspistillFrameSource implements FrameSource {
+export class RaspistillFrameSource extends JpegStreamSource {
   private camera: Raspistill | undefined;
   private running: Promise<void> | undefined;
-  private queue = new LatestFrames<Jpeg>(2);
-  private index = 0;
-  private pending: Frame | undefined;
-  private closing = false;
+  private binaryPath = BINARY;
   private readonly intervalMs: number;
 
   constructor(private readonly options: RaspistillOptions) {
-    this.intervalMs = Math.max(1, Math.round(1000 / options.fps));
+    const intervalMs = Math.max(1, Math.round(1000 / options.fps));
+    super(options.logger, { ...options, stallTimeoutMs: options.stallTimeoutMs ?? Math.max(5_000, 3 * intervalMs) });
+    this.intervalMs = intervalMs;
   }
 
   get description(): string {
@@ -56,86 +45,43 @@ export class RaspistillFrameSource implements FrameSource {
     return 1000 / this.intervalMs;
   }
 
-  async open(): Promise<void> {
-    const { width, height, logger } = this.options;
+  protected async start(sink: JpegSink): Promise<void> {
+    const { width, height } = this.options;
     const found = await findFirstBinary([BINARY]);
     if (!found) throw new SourceError(`cannot start the Raspberry Pi camera: ${BINARY} is not on PATH (${process.env.PATH ?? ''}); ${RASPISTILL_HINT}`, false);
-    this.closing = false;
-    this.index = 0;
-    const queue = (this.queue = new LatestFrames<Jpeg>(2));
-    const splitter = new JpegStreamSplitter();
+    this.binaryPath = found[1];
     const camera = new Raspistill({ noFileSave: true, width, height, encoding: 'jpg', noPreview: true, thumb: 'none' }, undefined, new StreamingRaspistillExecutor(BINARY));
     this.camera = camera;
-    logger.debug(`starting ${found[1]} through node-raspistill (timelapse every ${this.intervalMs} ms)`);
-    this.running = camera
-      .timelapse(this.intervalMs, 0, (chunk: Buffer) => {
-        const receivedAt = Date.now();
-        for (const bytes of splitter.push(chunk)) queue.push({ bytes, receivedAt });
-      })
-      .then(
-        () => queue.fail(new SourceError(`${BINARY} stopped (the process exited); ${RASPISTILL_HINT}`, true)),
-        (err: unknown) => {
-          if (err instanceof RaspistillInterruptError) queue.fail(new SourceError(`${BINARY} was stopped`, true));
-          else queue.fail(new SourceError(`${BINARY} failed: ${(err as Error)?.message ?? String(err)}; ${RASPISTILL_HINT}`, true));
-        },
-      );
-
-    try {
-      this.pending = this.decode(await this.nextJpeg(this.options.firstFrameTimeoutMs ?? 15_000, 'starting'));
-    } catch (err) {
-      await this.close();
-      const reason = await this.diagnose();
-      const message = err instanceof Error ? err.message : String(err);
-      throw new SourceError(`cannot start the Raspberry Pi camera with ${BINARY} (${found[1]}): ${message}${reason ? `; a single still says: ${reason}` : ''}`, true);
-    }
-    logger.info(`opened ${this.description}: ${this.pending.mat.cols}x${this.pending.mat.rows} frames from ${found[1]}`);
+    this.logger.debug(`starting ${found[1]} through node-raspistill (timelapse every ${this.intervalMs} ms)`);
+    this.running = camera.timelapse(this.intervalMs, 0, (chunk: Buffer) => sink.data(chunk)).then(
+      () => sink.fail(new SourceError(`${BINARY} stopped (the process exited); ${RASPISTILL_HINT}`, true)),
+      (err: unknown) => {
+        if (err instanceof RaspistillInterruptError) sink.fail(new SourceError(`${BINARY} was stopped`, true));
+        else sink.fail(new SourceError(`${BINARY} failed: ${(err as Error)?.message ?? String(err)}; ${RASPISTILL_HINT}`, true));
+      },
+    );
   }
 
-  async read(): Promise<Frame | null> {
-    if (this.closing) return null;
-    if (this.pending) {
-      const frame = this.pending;
-      this.pending = undefined;
-      return frame;
-    }
-    return readDecodable({
-      description: this.description,
-      logger: this.options.logger,
-      maxBad: this.options.maxBadFrames ?? 10,
-      next: () => this.nextJpeg(this.options.stallTimeoutMs ?? Math.max(5_000, 3 * this.intervalMs), 'running'),
-      decode: (jpeg) => this.decode(jpeg),
-      stop: () => this.stopCamera(),
-    });
+  protected stallMessage(seconds: string, phase: 'starting' | 'running'): string {
+    return `${BINARY} delivered no picture for ${seconds} s while ${phase}; ${RASPISTILL_HINT}`;
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    this.pending = undefined;
-    await this.stopCamera();
+  protected async openFailure(err: unknown): Promise<SourceError> {
+    const reason = await this.diagnose();
+    const message = err instanceof Error ? err.message : String(err);
+    return new SourceError(`cannot start the Raspberry Pi camera with ${BINARY} (${this.binaryPath}): ${message}${reason ? `; a single still says: ${reason}` : ''}`, true);
   }
 
-  private async stopCamera(): Promise<void> {
+  protected openedMessage(frame: Frame): string {
+    return `opened ${this.description}: ${frame.mat.cols}x${frame.mat.rows} frames from ${this.binaryPath}`;
+  }
+
+  protected async stop(): Promise<void> {
     const camera = this.camera;
     if (!camera) return;
     this.camera = undefined;
     camera.stop();
     await this.running;
-  }
-
-  private async nextJpeg(timeoutMs: number, phase: string): Promise<Jpeg> {
-    try {
-      return await this.queue.next(timeoutMs);
-    } catch (err) {
-      if (err instanceof QueueTimeoutError) {
-        await this.stopCamera();
-        throw new SourceError(`${BINARY} delivered no picture for ${(timeoutMs / 1000).toFixed(1)} s while ${phase}; ${RASPISTILL_HINT}`, true);
-      }
-      throw err;
-    }
-  }
-
-  private decode(jpeg: Jpeg): Frame {
-    return { mat: decodeJpeg(jpeg.bytes), timestamp: jpeg.receivedAt, index: this.index++ };
   }
 
   /** raspistill's timelapse mode discards its stderr; one still through node-raspistill returns it in the error. */
