@@ -46,17 +46,7 @@ export class HaarFaceDetector {
     return new HaarFaceDetector(classifier, params, cascadePath);
   }
 
-  /** Finds faces in a BGR frame; boxes are in frame pixels. */
-  detect(frame: Mat): Box[] {
-    const gray = frame.bgrToGray();
-    try {
-      return this.detectGray(gray);
-    } finally {
-      gray.release();
-    }
-  }
-
-  /** Finds faces and cuts their grey crops (cropSize x cropSize, INTER_AREA) in one pass. */
+  /** Finds faces in a BGR frame (boxes in frame pixels) and cuts their grey crops (cropSize x cropSize, INTER_AREA) in one pass. */
   detectAndCrop(frame: Mat, cropSize: number): DetectedFace[] {
     const gray = frame.bgrToGray();
     try {

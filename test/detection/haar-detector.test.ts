@@ -45,7 +45,7 @@ test('finds the face on most frames of a real clip, downscaled, boxes in frame p
 
 test('no face in a blank frame', () => {
   const detector = HaarFaceDetector.load(defaultCascadePath, params);
-  assert.deepEqual(detector.detect(new cv.Mat(480, 640, cv.CV_8UC3, [200, 200, 200])), []);
+  assert.deepEqual(detector.detectAndCrop(new cv.Mat(480, 640, cv.CV_8UC3, [200, 200, 200]), 48), []);
 });
 
 test('a missing, truncated or foreign cascade file is a clear error, not a crash', () => {
