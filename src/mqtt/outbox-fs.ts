@@ -9,6 +9,8 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import fs from 'node:fs';
 
+/** append: O_APPEND|O_CREAT; write: O_TRUNC|O_CREAT; create-exclusive: O_APPEND|O_CREAT|O_EXCL (every write lands at
+ * the end, also after an ftruncate: a positional fd would leave a hole of zeros there); read: O_RDONLY. */
 export type OpenMode = 'append' | 'write' | 'create-exclusive' | 'read';
 
 export interface OutboxFs {
@@ -23,8 +25,9 @@ export interface OutboxFs {
   ftruncate(fd: number, length: number): Promise<void>;
   close(fd: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
-  /** A hard link (atomic create that fails with EEXIST: how the lock file appears with its content). */
-  link(existing: string, newPath: string): Promise<void>;
+  /** A symbolic link: created atomically with its target text, fails with EEXIST (the lock; see outbox-lock.ts). */
+  symlink(target: string, file: string): Promise<void>;
+  readlink(file: string): Promise<string>;
   unlink(file: string): Promise<void>;
   /** fsync of a directory: makes creations, renames and deletions in it durable. */
   fsyncDir(dir: string): Promise<void>;
@@ -33,7 +36,7 @@ export interface OutboxFs {
 const FLAGS: Record<OpenMode, number> = {
   append: fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND,
   write: fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC,
-  'create-exclusive': fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL,
+  'create-exclusive': fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_APPEND,
   read: fsc.O_RDONLY,
 };
 
@@ -54,7 +57,8 @@ export const nodeFs: OutboxFs = {
   ftruncate: (fd, length) => promisify<void>((cb) => fs.ftruncate(fd, length, cb)),
   close: (fd) => promisify<void>((cb) => fs.close(fd, cb)),
   rename: (from, to) => fsp.rename(from, to),
-  link: (existing, newPath) => fsp.link(existing, newPath),
+  symlink: (target, file) => fsp.symlink(target, file),
+  readlink: (file) => fsp.readlink(file),
   unlink: (file) => fsp.unlink(file),
   async fsyncDir(dir) {
     let fd: number;

@@ -19,6 +19,8 @@ export type Survival = 'none' | 'prefix' | 'all';
 interface Inode {
   data: Buffer;
   synced: Buffer;
+  /** A symbolic link's target (created with it, durable with its directory entry). */
+  link?: string;
 }
 /** One journalled directory change (a rename is one: its new name and the removal of the old). */
 type DirOp = { set?: { name: string; inode: Inode }; del?: string };
@@ -78,7 +80,7 @@ export class MemFs implements OutboxFs {
   async readFile(file: string): Promise<Buffer> {
     const { dir, name } = this.split(file);
     const inode = dir.entries.get(name);
-    if (!inode) throw fsError('ENOENT', `no such file ${file}`);
+    if (!inode || inode.link !== undefined) throw fsError('ENOENT', `no such file ${file}`);
     return Buffer.from(inode.data);
   }
   async open(file: string, mode: OpenMode): Promise<number> {
@@ -97,7 +99,7 @@ export class MemFs implements OutboxFs {
   async write(fd: number, data: Buffer): Promise<number> {
     const h = this.handle(fd);
     if (h.mode === 'read') throw fsError('EBADF', 'not open for writing');
-    const at = h.mode === 'append' ? h.inode.data.length : h.pos;
+    const at = h.mode === 'append' || h.mode === 'create-exclusive' ? h.inode.data.length : h.pos;
     const before = h.inode.data.length >= at ? h.inode.data.subarray(0, at) : Buffer.concat([h.inode.data, Buffer.alloc(at - h.inode.data.length)]);
     const after = h.inode.data.subarray(Math.min(h.inode.data.length, at + data.length));
     h.inode.data = Buffer.concat([before, data, after]);
@@ -128,13 +130,17 @@ export class MemFs implements OutboxFs {
     a.dir.entries.set(b.name, inode);
     a.dir.unsynced.push({ set: { name: b.name, inode }, del: a.name });
   }
-  async link(existing: string, newPath: string): Promise<void> {
-    const a = this.split(existing);
-    const b = this.split(newPath);
-    const inode = a.dir.entries.get(a.name);
-    if (!inode) throw fsError('ENOENT', `no such file ${existing}`);
-    if (b.dir.entries.has(b.name)) throw fsError('EEXIST', `file exists ${newPath}`);
-    this.setEntry(b.dir, b.name, inode);
+  async symlink(target: string, file: string): Promise<void> {
+    const { dir, name } = this.split(file);
+    if (dir.entries.has(name)) throw fsError('EEXIST', `file exists ${file}`);
+    this.setEntry(dir, name, { data: Buffer.alloc(0), synced: Buffer.alloc(0), link: target });
+  }
+  async readlink(file: string): Promise<string> {
+    const { dir, name } = this.split(file);
+    const inode = dir.entries.get(name);
+    if (!inode) throw fsError('ENOENT', `no such file ${file}`);
+    if (inode.link === undefined) throw fsError('EINVAL', `not a symbolic link ${file}`);
+    return inode.link;
   }
   async unlink(file: string): Promise<void> {
     const { dir, name } = this.split(file);
@@ -196,7 +202,7 @@ export type FaultKind = 'eio' | 'enospc' | 'short' | 'power-none' | 'power-prefi
 export const FAULT_KINDS: readonly FaultKind[] = ['eio', 'enospc', 'short', 'power-none', 'power-prefix', 'kill'];
 
 type Method = keyof OutboxFs;
-const METHODS: Method[] = ['mkdirp', 'readdir', 'readFile', 'open', 'write', 'datasync', 'ftruncate', 'close', 'rename', 'link', 'unlink', 'fsyncDir'];
+const METHODS: Method[] = ['mkdirp', 'readdir', 'readFile', 'open', 'write', 'datasync', 'ftruncate', 'close', 'rename', 'symlink', 'readlink', 'unlink', 'fsyncDir'];
 
 /**
  * Counts every call through `inner` and, at call number `at` (0-based), injects `kind`:

@@ -4,17 +4,36 @@
  *
  * Storage: append-only segment files plus an ack pointer, no native dependency. It suits SD cards: writes are few,
  * sequential and batched (every append that arrives while an fsync runs joins the next one: group commit).
- *   <dir>/seg-<first seq>.log   one JSON line per record {"s":seq,"t":epochMs,"topic":...,"p":payload}
- *   <dir>/ack.json              {"acked": n}: every record with seq <= n was acknowledged (written lazily: losing
- *                               it only re-sends acknowledged events, which subscribers de-duplicate by eventId)
- * A segment is deleted once every record in it is acknowledged (the newest segment stays: it holds the next seq).
+ *   <dir>/seg-<first seq>.log   one framed line per record, `<length> <crc32> {"s":seq,"t":epochMs,"topic":...,"p":...}`
+ *                               (outbox-frame.ts; plain JSON lines from before framing are still read)
+ *   <dir>/ack.json              {"acked": n}: every record with seq <= n was acknowledged (written lazily, temp file +
+ *                               fsync + rename + directory fsync: losing an update only re-sends acknowledged events,
+ *                               which subscribers de-duplicate by eventId)
+ *   <dir>/lock                  the process that has the outbox open (outbox-lock.ts): a second one is refused
+ * Invariants (checked at every I/O step by test/mqtt/outbox.crash.test.ts):
+ *   - an append resolves only after its bytes were written in full and datasync'd in a segment whose directory entry
+ *     was fsync'd; a failed or short write is truncated away before anything else is written to that file (when even
+ *     that fails, the file is left and the next write goes to a new segment);
+ *   - a restart never hands out a seq that may have been handed out before: nextSeq is above ack.json, above every
+ *     readable record, above every segment's name, and above the most records that unreadable bytes could have held;
+ *   - a new segment is created for the first write after every start and is never registered twice; a segment is
+ *     deleted only when every record in it is acknowledged and the ack pointer saying so is durable, never the newest.
+ * Reading: a record that fails its length/CRC check is skipped (WARN, counted) and the records after it are kept; an
+ * unfinished last record (a write cut short) is ignored; a segment with nothing readable in it is set aside as
+ * `<name>.corrupt-<time>` (kept for inspection, not sent).
+ * Disk full or failing: the append rejects (the caller sends the event without the outbox), the outbox logs once and
+ * counts those events (`unstored`), and the next append tries again: storing resumes by itself when space returns.
  * Bounds (maxEvents, maxAgeMs) drop the oldest records with a warning that says how many and from when.
  * mqtt.js' own `outgoingStore` (e.g. mqtt-level-store) only keeps packets it has been handed while the client lives;
  * it has no size/age bound and loses messages published before the first connect, so it is not used for this.
  */
 import path from 'node:path';
 import type { Logger } from '../util/logger.js';
-import { nodeFs, type OutboxFs } from './outbox-fs.js';
+import { nodeFs, fsError, type OutboxFs } from './outbox-fs.js';
+import { frameRecord, looksTorn, MIN_RECORD_BYTES, parseLine } from './outbox-frame.js';
+import { OutboxLock, systemLockEnv, type LockEnv } from './outbox-lock.js';
+
+export { OutboxLockedError } from './outbox-lock.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -38,11 +57,16 @@ export interface OutboxOptions {
   now?: () => number;
   /** The file-system seam (tests: an in-memory disk with faults). */
   fs?: OutboxFs;
+  /** Who this process is and whether another one runs, for the directory lock (tests: simulated processes). */
+  lockEnv?: LockEnv;
 }
 
 export class OutboxError extends Error {}
 
 const SEG_RE = /^seg-(\d{12})\.log$/;
+const ASIDE_RE = /^seg-(\d{12})\.log\.corrupt-\d+$/;
+const ACK = 'ack.json';
+const ACK_TMP = 'ack.json.tmp';
 const segName = (seq: number) => `seg-${String(seq).padStart(12, '0')}.log`;
 
 interface Segment {
@@ -52,7 +76,7 @@ interface Segment {
 }
 
 export class Outbox {
-  private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'now' | 'fs'>> & { logger: Logger; now: () => number };
+  private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'now' | 'fs' | 'lockEnv'>> & { logger: Logger; now: () => number };
   /** Unacknowledged records, ascending seq; entries before `head` are consumed. */
   private pending: OutboxRecord[] = [];
   private head = 0;
@@ -64,6 +88,11 @@ export class Outbox {
   private segments: Segment[] = [];
   private active: { fd: number; seg: Segment; bytes: number } | null = null;
   private readonly fs: OutboxFs;
+  private lock: OutboxLock | null = null;
+  private unstoredTotal = 0;
+  /** Events not stored since the last successful write (null: writing works). */
+  private failing: { count: number } | null = null;
+  private ackFailing = false;
   private batch: { rec: OutboxRecord; resolve: (r: OutboxRecord) => void; reject: (e: Error) => void }[] = [];
   private writing: Promise<void> | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
@@ -86,7 +115,21 @@ export class Outbox {
   /** Opens (creating if needed) the outbox in `dir` and loads what was not acknowledged before. */
   static async open(opts: OutboxOptions): Promise<Outbox> {
     const box = new Outbox(opts);
-    if (box.opts.durable) await box.load();
+    if (box.opts.durable) {
+      const dir = box.opts.dir;
+      try {
+        await box.fs.mkdirp(dir);
+      } catch (err) {
+        throw new OutboxError(`outbox: cannot create ${dir}: ${(err as Error).message} (set mqtt.outbox.dir to a writable folder)`);
+      }
+      box.lock = await OutboxLock.acquire(box.fs, dir, opts.lockEnv ?? systemLockEnv(), box.opts.logger);
+      try {
+        await box.load();
+      } catch (err) {
+        await box.lock.release().catch(() => {});
+        throw err;
+      }
+    }
     box.enforceBounds();
     return box;
   }
@@ -104,6 +147,10 @@ export class Outbox {
   /** Records dropped by the bounds since open. */
   get dropped(): number {
     return this.droppedTotal;
+  }
+  /** Appends that could not be stored since open (disk full or failing): their promise rejected. */
+  get unstored(): number {
+    return this.unstoredTotal;
   }
   /** The seq the next append gets. */
   get nextSeq(): number {
@@ -169,16 +216,32 @@ export class Outbox {
     }
   }
 
-  /** Waits for pending writes, writes the ack pointer, closes the files. */
+  /** Waits for the writes under way and writes the ack pointer now (it is otherwise written at most every ackFlushMs). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    await this.flushAck();
+  }
+
+  /** Waits for pending writes, writes the ack pointer, closes the files, releases the directory. */
   async close(): Promise<void> {
     if (this.closed) return;
     while (this.writing) await this.writing;
     this.closed = true;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
-    await this.flushAck();
-    if (this.active) await this.fs.close(this.active.fd);
-    this.active = null;
+    try {
+      await this.flushAck();
+    } finally {
+      if (this.failing) {
+        this.opts.logger.warn(`outbox: ${this.unstoredTotal} event(s) could not be stored in ${this.opts.dir} since start`);
+      }
+      if (this.active) await this.fs.close(this.active.fd).catch(() => {});
+      this.active = null;
+      await this.lock?.release().catch(() => {});
+      this.lock = null;
+    }
   }
 
   // ---- internals ----
@@ -199,9 +262,16 @@ export class Outbox {
       try {
         if (this.opts.durable) await this.writeBatch(batch.map((b) => b.rec));
       } catch (err) {
+        this.storeFailed(batch.length, err as Error);
         const e = new OutboxError(`outbox: cannot write to ${this.opts.dir}: ${(err as Error).message}`);
         for (const b of batch) b.reject(e);
         continue;
+      }
+      if (this.failing) {
+        this.opts.logger.info(
+          `outbox: storing events again in ${this.opts.dir} (${this.failing.count} event(s) could not be stored meanwhile; ${this.unstoredTotal} since start)`,
+        );
+        this.failing = null;
       }
       for (const b of batch) this.pending.push(b.rec);
       this.enforceBounds();
@@ -210,82 +280,156 @@ export class Outbox {
     }
   }
 
+  /** Counts events that could not be stored; says so once per episode (the next success says it is over). */
+  private storeFailed(n: number, err: Error): void {
+    this.unstoredTotal += n;
+    if (this.failing) {
+      this.failing.count += n;
+      this.opts.logger.debug(`outbox: ${n} more event(s) not stored (${err.message})`);
+      return;
+    }
+    this.failing = { count: n };
+    this.opts.logger.error(
+      `outbox: cannot store events in ${this.opts.dir}: ${err.message}. The kiosk keeps running and sends new events ` +
+        `without the outbox (they are not kept while the broker is away or across a restart) until the disk takes writes again; ` +
+        `the stats topic counts them (outbox.unstored)`,
+    );
+  }
+
   private async writeBatch(recs: OutboxRecord[]): Promise<void> {
-    const text = recs.map((r) => JSON.stringify({ s: r.seq, t: r.storedAt, topic: r.topic, p: r.payload }) + '\n').join('');
-    const bytes = Buffer.byteLength(text);
-    if (!this.active || this.active.bytes + bytes > this.opts.segmentBytes) await this.rotate(recs[0]!.seq);
+    const data = recs.length === 1 ? frameRecord(recs[0]!) : Buffer.concat(recs.map(frameRecord));
+    if (!this.active || (this.active.bytes > 0 && this.active.bytes + data.length > this.opts.segmentBytes)) await this.rotate(recs[0]!.seq);
     const a = this.active!;
-    await this.fs.write(a.fd, Buffer.from(text));
-    await this.fs.datasync(a.fd);
-    a.bytes += bytes;
+    let written: number;
+    try {
+      written = await this.fs.write(a.fd, data);
+    } catch (err) {
+      await this.undo(a);
+      throw err;
+    }
+    if (written !== data.length) {
+      await this.undo(a);
+      throw fsError('ENOSPC', `short write: ${written} of ${data.length} bytes (disk full or file-size limit)`);
+    }
+    try {
+      await this.fs.datasync(a.fd);
+    } catch (err) {
+      // After a failed fsync the kernel may have dropped the pages: nothing about this file can be trusted any more.
+      await this.fs.ftruncate(a.fd, a.bytes).catch(() => {});
+      await this.abandon(a);
+      throw err;
+    }
+    a.bytes += data.length;
     a.seg.lastSeq = recs[recs.length - 1]!.seq;
   }
 
+  /** A write failed: cut the file back to its last good size, or, if that fails too, write to a new segment next. */
+  private async undo(a: { fd: number; bytes: number }): Promise<void> {
+    try {
+      await this.fs.ftruncate(a.fd, a.bytes);
+    } catch {
+      await this.abandon(a);
+    }
+  }
+
+  private async abandon(a: { fd: number }): Promise<void> {
+    if (this.active?.fd === a.fd) this.active = null;
+    await this.fs.close(a.fd).catch(() => {});
+  }
+
   private async rotate(firstSeq: number): Promise<void> {
-    if (this.active) await this.fs.close(this.active.fd);
+    if (this.active) {
+      const old = this.active;
+      this.active = null;
+      await this.fs.close(old.fd).catch(() => {});
+    }
     const name = segName(firstSeq);
-    const fd = await this.fs.open(path.join(this.opts.dir, name), 'append');
+    if (this.segments.some((s) => s.name === name)) throw new OutboxError(`outbox: segment ${name} exists already (a bug)`);
+    const fd = await this.fs.open(path.join(this.opts.dir, name), 'create-exclusive');
+    try {
+      await this.fs.fsyncDir(this.opts.dir); // the new file's name must be durable before any record in it counts as stored
+    } catch (err) {
+      await this.fs.close(fd).catch(() => {});
+      throw err;
+    }
     const seg: Segment = { name, firstSeq, lastSeq: firstSeq - 1 };
     this.segments.push(seg);
     this.active = { fd, seg, bytes: 0 };
-    await this.fs.fsyncDir(this.opts.dir).catch(() => {});
   }
 
   private async load(): Promise<void> {
     const dir = this.opts.dir;
-    try {
-      await this.fs.mkdirp(dir);
-    } catch (err) {
-      throw new OutboxError(`outbox: cannot create ${dir}: ${(err as Error).message} (set mqtt.outbox.dir to a writable folder)`);
-    }
-    this.acked = await readAck(this.fs, dir, this.opts.logger);
+    const log = this.opts.logger;
+    this.acked = await readAck(this.fs, dir, log);
     this.persistedAcked = this.acked;
-    this.nextSeqValue = this.acked + 1;
-    const names = (await this.fs.readdir(dir))
-      .filter((n) => SEG_RE.test(n))
-      .sort();
+    let next = this.acked + 1;
+    const names = (await this.fs.readdir(dir)).sort();
+    if (names.includes(ACK_TMP)) await this.fs.unlink(path.join(dir, ACK_TMP)).catch(() => {});
+    let setAside = false;
     for (const name of names) {
+      const aside = ASIDE_RE.exec(name);
+      if (aside) {
+        // set aside at an earlier start: its seqs stay taken
+        const size = (await this.fs.readFile(path.join(dir, name))).length;
+        next = Math.max(next, Number(aside[1]) + 1 + Math.ceil(size / MIN_RECORD_BYTES));
+        continue;
+      }
+      const m = SEG_RE.exec(name);
+      if (!m) continue;
       const file = path.join(dir, name);
-      const firstSeq = Number(SEG_RE.exec(name)![1]);
+      const firstSeq = Number(m[1]);
       const seg: Segment = { name, firstSeq, lastSeq: firstSeq - 1 };
-      const text = (await this.fs.readFile(file)).toString('utf8');
-      let offset = 0;
-      for (const line of text.split('\n')) {
-        if (line.length === 0) {
-          offset += 1;
+      const buf = await this.fs.readFile(file);
+      let good = 0;
+      let corrupt = 0;
+      let torn = 0;
+      /** Damaged bytes after the last good record: records the next seqs may have gone to. */
+      let badAfterLast = 0;
+      for (let pos = 0; pos < buf.length; ) {
+        const nl = buf.indexOf(0x0a, pos);
+        const end = nl < 0 ? buf.length : nl;
+        const line = buf.subarray(pos, end);
+        pos = end + 1;
+        if (line.length === 0) continue;
+        const rec = parseLine(line);
+        if (!rec) {
+          if (nl < 0 && looksTorn(line)) torn = line.length;
+          else {
+            corrupt += 1;
+            badAfterLast += line.length + 1;
+          }
           continue;
         }
-        let rec: OutboxRecord | null = null;
-        try {
-          const j = JSON.parse(line) as { s: number; t: number; topic: string; p: string };
-          if (typeof j.s === 'number' && typeof j.topic === 'string' && typeof j.p === 'string') {
-            rec = { seq: j.s, storedAt: j.t, topic: j.topic, payload: j.p };
-          }
-        } catch {
-          rec = null;
-        }
-        if (!rec) {
-          // A torn write (power cut in the middle of a line): it was never fsync'd, so never acknowledged to anyone.
-          this.opts.logger.warn(`outbox: ${file} has an unreadable record at byte ${offset}; cutting the file there (an unfinished write)`);
-          const fd = await this.fs.open(file, 'append');
-          try {
-            await this.fs.ftruncate(fd, offset);
-          } finally {
-            await this.fs.close(fd);
-          }
-          break;
-        }
-        offset += Buffer.byteLength(line) + 1;
-        seg.lastSeq = rec.seq;
-        if (rec.seq >= this.nextSeqValue) this.nextSeqValue = rec.seq + 1;
+        good += 1;
+        badAfterLast = 0;
+        if (rec.seq > seg.lastSeq) seg.lastSeq = rec.seq;
         if (rec.seq > this.acked && (this.pending.length === 0 || rec.seq > this.pending[this.pending.length - 1]!.seq)) {
-          this.pending.push(rec);
+          this.pending.push({ seq: rec.seq, storedAt: rec.storedAt, topic: rec.topic, payload: rec.payload });
         }
+      }
+      next = Math.max(next, firstSeq + 1, seg.lastSeq + 1 + Math.ceil(badAfterLast / MIN_RECORD_BYTES));
+      if (torn > 0) {
+        log.warn(`outbox: ${file} ends with an unfinished record (${torn} bytes: a write cut short by a crash or power loss, never reported stored); ignored`);
+      }
+      if (good === 0 && corrupt > 0) {
+        const asideName = `${name}.corrupt-${this.opts.now()}`;
+        await this.fs.rename(file, path.join(dir, asideName));
+        setAside = true;
+        log.warn(
+          `outbox: ${file} holds no readable record (${buf.length} bytes failed their length/CRC check); set aside as ${asideName} ` +
+            `(kept for inspection, not sent; seqs continue above what it could hold)`,
+        );
+        continue;
+      }
+      if (corrupt > 0) {
+        log.warn(`outbox: ${file}: skipped ${corrupt} corrupt record(s) (failed the length/CRC check: a damaged disk block); kept the ${good} readable one(s)`);
       }
       this.segments.push(seg);
     }
+    if (setAside) await this.fs.fsyncDir(dir);
+    this.nextSeqValue = next;
     if (this.pending.length > 0) {
-      this.opts.logger.info(`outbox: ${this.pending.length} unsent event(s) from before the restart will be sent first (${dir})`);
+      log.info(`outbox: ${this.pending.length} unsent event(s) from before the restart will be sent first (${dir})`);
     }
     await this.deleteAckedSegments();
   }
@@ -335,34 +479,49 @@ export class Outbox {
     if (!this.opts.durable || this.ackTimer || this.closed) return;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = null;
-      this.flushAck().catch((err: Error) => this.opts.logger.warn(`outbox: cannot write the ack pointer: ${err.message}`));
+      this.flushAck().catch(() => {}); // flushAck logs (once per episode)
     }, this.opts.ackFlushMs);
     this.ackTimer.unref();
   }
 
   private flushAck(): Promise<void> {
-    this.ackWrite = this.ackWrite.then(async () => {
+    const run = this.ackWrite.catch(() => {}).then(async () => {
       if (!this.opts.durable || this.acked === this.persistedAcked) return;
       const value = this.acked;
-      const file = path.join(this.opts.dir, 'ack.json');
-      const tmp = file + '.tmp';
-      const fd = await this.fs.open(tmp, 'write');
+      const file = path.join(this.opts.dir, ACK);
+      const tmp = path.join(this.opts.dir, ACK_TMP);
       try {
-        await this.fs.write(fd, Buffer.from(JSON.stringify({ acked: value }) + '\n'));
-        await this.fs.datasync(fd);
-      } finally {
-        await this.fs.close(fd);
+        // a temp file left by someone else (another user) must not block us: remove it, create ours exclusively
+        await this.fs.unlink(tmp).catch(() => {});
+        const fd = await this.fs.open(tmp, 'create-exclusive');
+        try {
+          const data = Buffer.from(JSON.stringify({ acked: value }) + '\n');
+          const n = await this.fs.write(fd, data);
+          if (n !== data.length) throw fsError('ENOSPC', `short write: ${n} of ${data.length} bytes`);
+          await this.fs.datasync(fd);
+        } finally {
+          await this.fs.close(fd);
+        }
+        await this.fs.rename(tmp, file);
+        await this.fs.fsyncDir(this.opts.dir);
+      } catch (err) {
+        if (!this.ackFailing) this.opts.logger.warn(`outbox: cannot write the ack pointer ${file}: ${(err as Error).message} (acknowledged events may be sent again after a restart)`);
+        this.ackFailing = true;
+        if (!this.closed) this.scheduleAckFlush();
+        throw err;
       }
-      await this.fs.rename(tmp, file);
+      if (this.ackFailing) this.opts.logger.info(`outbox: the ack pointer ${file} is written again`);
+      this.ackFailing = false;
       this.persistedAcked = value;
       await this.deleteAckedSegments();
     });
-    return this.ackWrite;
+    this.ackWrite = run;
+    return run;
   }
 
   /** Deletes segments whose records are all acknowledged, except the newest one. */
   private async deleteAckedSegments(): Promise<void> {
-    while (this.segments.length > 1 && this.segments[0]!.lastSeq <= this.persistedAcked) {
+    while (this.segments.length > 1 && this.segments[0]!.lastSeq <= this.persistedAcked && this.segments[0] !== this.active?.seg) {
       const seg = this.segments.shift()!;
       try {
         await this.fs.unlink(path.join(this.opts.dir, seg.name));
@@ -378,7 +537,9 @@ async function readAck(fs: OutboxFs, dir: string, logger: Logger): Promise<numbe
   let text: string;
   try {
     text = (await fs.readFile(file)).toString('utf8');
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return -1;
+    logger.warn(`outbox: cannot read ${file}: ${(err as Error).message}; re-sending everything kept in the outbox (subscribers de-duplicate by eventId)`);
     return -1;
   }
   try {
