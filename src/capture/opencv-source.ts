@@ -5,6 +5,7 @@
  */
 import { cv, type Mat, type VideoCapture } from '../vision/opencv.js';
 import type { Logger } from '../util/logger.js';
+import { MediaClock } from './media-clock.js';
 import { FramePacer } from './pacing.js';
 import { SourceError, type Frame, type FrameSource } from './types.js';
 
@@ -40,6 +41,10 @@ export class OpenCvFrameSource implements FrameSource {
   readonly description: string;
   private cap: VideoCapture | undefined;
   private pending: Mat | undefined;
+  /** The decoder's position (ms) of the pending first frame. */
+  private pendingPositionMs: number | undefined;
+  /** Files: frame times from the file itself (Frame.mediaMs). */
+  private mediaClock: MediaClock | undefined;
   private index = 0;
   private pacer: FramePacer | undefined;
   private reading: Promise<Mat> | undefined;
@@ -84,9 +89,11 @@ export class OpenCvFrameSource implements FrameSource {
       const what = target.kind === 'file' ? 'opened but its first frame cannot be decoded (corrupt or unsupported video)' : 'opened but delivered no frame';
       throw new SourceError(`${this.description} ${what}; ${this.options.hint(this.description)}`, target.kind !== 'file');
     }
+    this.pendingPositionMs = target.kind === 'file' ? cap.get(cv.CAP_PROP_POS_MSEC) : undefined;
     this.pending = toBgr(first);
     const reported = cap.get(cv.CAP_PROP_FPS);
     this._fps = Number.isFinite(reported) && reported > 0 && reported < 1000 ? reported : undefined;
+    this.mediaClock = target.kind === 'file' ? new MediaClock(1000 / (this._fps ?? camera.fps)) : undefined;
     if (target.kind === 'file' && camera.realtime) this.pacer = new FramePacer(this._fps ?? camera.fps);
     logger.info(
       `opened ${this.description}: ${first.cols}x${first.rows}` +
@@ -104,7 +111,9 @@ export class OpenCvFrameSource implements FrameSource {
     const cap = this.cap;
     if (!cap) throw new SourceError(`${this.description} is not open (not opened yet, or closed after a failure)`, false);
     let mat = this.pending;
+    let positionMs = this.pendingPositionMs;
     this.pending = undefined;
+    this.pendingPositionMs = undefined;
     if (!mat) {
       try {
         mat = await this.readMat(cap, this.options.stallTimeoutMs ?? 10_000);
@@ -122,16 +131,20 @@ export class OpenCvFrameSource implements FrameSource {
         logger.debug(`${this.description}: end after ${this.index} frames, looping`);
         cap.reset();
         this.pacer?.reset();
+        this.mediaClock?.loop();
         mat = await this.readMat(cap, this.options.stallTimeoutMs ?? 10_000);
         if (mat.empty) throw new SourceError(`${this.description}: no frame after looping back to the start`, false);
       }
+      if (this.mediaClock) positionMs = cap.get(cv.CAP_PROP_POS_MSEC);
       mat = toBgr(mat);
     }
     if (this.pacer) {
       const wait = this.pacer.delayBeforeNext(Date.now());
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    return { mat, timestamp: Date.now(), index: this.index++ };
+    const frame: Frame = { mat, timestamp: Date.now(), index: this.index++ };
+    if (this.mediaClock) frame.mediaMs = this.mediaClock.next(positionMs);
+    return frame;
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,14 @@ import type { Mat } from '../vision/opencv.js';
 export interface Frame {
   /** BGR, 8-bit, 3 channels. Owned by the consumer after read(). */
   mat: Mat;
-  /** Epoch ms when the frame was captured (or decoded, for files). */
+  /** Epoch ms when the frame was captured (or decoded, for files): the wall clock. */
   timestamp: number;
+  /**
+   * Video files only: the frame's time on the clip's own clock (ms; its position in the file as the decoder reports it, or
+   * index / fps), increasing across loops. The tracker's time rules (dwell, missing) use it, so a clip gives the same
+   * events however fast this machine decodes it. Live sources leave it out: their clock is the wall clock.
+   */
+  mediaMs?: number;
   /** 0-based, counting from open(). */
   index: number;
 }

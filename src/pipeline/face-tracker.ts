@@ -25,7 +25,9 @@ export interface Observation {
 interface Track {
   id: number;
   box: Box;
+  /** Epoch ms (published in events). */
   firstSeen: number;
+  /** On the rule clock (see update). */
   lastSeen: number;
   hits: number;
   smoothed: EmotionScores;
@@ -80,8 +82,12 @@ export class FaceTracker {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Feeds one frame's detections (all of them, possibly none). */
-  update(frameIndex: number, frameTimestamp: number, observations: readonly Observation[]): TrackerOutput {
+  /**
+   * Feeds one frame's detections (all of them, possibly none). `frameTimestamp` (epoch ms) is what events report;
+   * `clockMs` is the clock the time rules (dwell, missing) run on: the frame time by default, a video file's own
+   * clock (Frame.mediaMs) for recorded clips. It must not go backwards.
+   */
+  update(frameIndex: number, frameTimestamp: number, observations: readonly Observation[], clockMs = frameTimestamp): TrackerOutput {
     const events: FaceEvent[] = [];
     const pairs = matchByIou(this.tracks.map((t) => t.box), observations.map((o) => o.box), this.cfg.iouThreshold);
     const seen = new Set<Track>();
@@ -90,7 +96,7 @@ export class FaceTracker {
       const track = this.tracks[ti]!;
       const obs = observations[oi]!;
       track.box = obs.box;
-      track.lastSeen = frameTimestamp;
+      track.lastSeen = clockMs;
       track.hits++;
       track.smoothed = smoothScores(track.smoothed, obs.scores, this.cfg.smoothingAlpha);
       seen.add(track);
@@ -102,13 +108,13 @@ export class FaceTracker {
         id: this.nextId++,
         box: obs.box,
         firstSeen: frameTimestamp,
-        lastSeen: frameTimestamp,
+        lastSeen: clockMs,
         hits: 1,
         smoothed: { ...obs.scores },
         confirmed: false,
         reported: undefined,
         candidate: undefined,
-        candidateSince: frameTimestamp,
+        candidateSince: clockMs,
       };
       this.tracks.push(track);
       seen.add(track);
@@ -121,18 +127,18 @@ export class FaceTracker {
           track.confirmed = true;
           track.reported = top.emotion;
           track.candidate = top.emotion;
-          track.candidateSince = frameTimestamp;
+          track.candidateSince = clockMs;
           events.push(this.event('appeared', track, frameIndex, frameTimestamp));
         }
         continue;
       }
       if (top.emotion !== track.candidate) {
         track.candidate = top.emotion;
-        track.candidateSince = frameTimestamp;
+        track.candidateSince = clockMs;
       }
       if (
         track.candidate !== track.reported &&
-        frameTimestamp - track.candidateSince >= this.cfg.minDwellMs &&
+        clockMs - track.candidateSince >= this.cfg.minDwellMs &&
         top.confidence >= this.cfg.minConfidence
       ) {
         const previous = track.reported;
@@ -143,7 +149,7 @@ export class FaceTracker {
 
     const remaining: Track[] = [];
     for (const track of this.tracks) {
-      if (frameTimestamp - track.lastSeen > this.cfg.maxMissingMs) {
+      if (clockMs - track.lastSeen > this.cfg.maxMissingMs) {
         if (track.confirmed) events.push(this.event('left', track, frameIndex, frameTimestamp));
       } else {
         remaining.push(track);

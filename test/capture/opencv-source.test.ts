@@ -57,6 +57,17 @@ test('a video file delivers every frame as BGR with counting indexes, then null'
   assert.ok(lines.some((l) => /opened video file .* 720x528 @ 23\.98 fps/.test(l)), lines.join('\n'));
 });
 
+test('media clock: file frames carry their time in the clip (mediaMs), one frame interval apart, increasing across loops', async () => {
+  const src = createFrameSource(MEGAMIND, { ...camera, loop: true }, silentLogger);
+  await src.open();
+  const times: number[] = [];
+  for (let n = 0; n < 545; n++) times.push((await src.read())!.mediaMs!);
+  await src.close();
+  const interval = 1000 / 23.976;
+  for (let i = 1; i < times.length; i++) assert.ok(Math.abs(times[i]! - times[i - 1]! - interval) < 0.5, `frame ${i}: ${times[i - 1]} -> ${times[i]}`);
+  assert.ok(Math.abs(times[270]! - times[0]! - 270 * interval) < 1, 'the second pass goes on where the first ended');
+});
+
 test('loop: the file starts over at the end and the frame after the last is the first again', async () => {
   const src = createFrameSource(MEGAMIND, { ...camera, loop: true }, silentLogger);
   await src.open();
@@ -155,7 +166,8 @@ test('an HTTP stream is read through FFmpeg; when it ends the failure is retryab
   let n = 0;
   await assert.rejects(async () => {
     for (;;) {
-      await src.read();
+      const f = await src.read();
+      assert.equal(f?.mediaMs, undefined, 'a live source keeps the wall clock');
       n++;
     }
   }, isSourceError(/network stream .* stopped delivering frames after 270/, true));
