@@ -7,8 +7,9 @@ import type { Frame, FrameSource } from '../capture/types.js';
 import type { Box, EventSink, FaceEvent, FrameReport, TrackedFaceView } from '../events/types.js';
 import type { EmotionScores } from '../model/labels.js';
 import type { Logger } from '../util/logger.js';
-import { RateMeter, quantile, round } from '../util/stats.js';
+import { RateMeter, round } from '../util/stats.js';
 import { FaceTracker, type TrackerConfig } from './face-tracker.js';
+import { LogHistogram } from './log-histogram.js';
 
 export interface FaceDetectorPort {
   detectAndCrop(mat: Frame['mat'], cropSize: number): Array<{ box: Box; crop: Uint8Array }>;
@@ -73,12 +74,12 @@ export class KioskPipeline {
     const { source, detector, classifier, tracker, sinks, display, logger } = this.opts;
     const every = Math.max(1, this.opts.detectEveryNthFrame ?? 1);
     const meter = new RateMeter(30);
-    const captureMs: number[] = [];
-    const detectMs: number[] = [];
-    const classifyMs: number[] = [];
-    const latencies: number[] = [];
+    // Bounded: fixed-size histograms (1 % relative error), not one array entry per frame (issue 11, defect 4).
+    const captureMs = new LogHistogram();
+    const detectMs = new LogHistogram();
+    const classifyMs = new LogHistogram();
+    const latencies = new LogHistogram();
     const eventsByType: RunSummary['eventsByType'] = { appeared: 0, emotion_changed: 0, left: 0 };
-    const faceIds = new Set<number>();
     let frames = 0;
     let framesWithFaces = 0;
     let framesDetected = 0;
@@ -89,8 +90,7 @@ export class KioskPipeline {
     const emit = (events: FaceEvent[]) => {
       for (const ev of events) {
         eventsByType[ev.type]++;
-        faceIds.add(ev.faceId);
-        latencies.push(ev.timestamp - ev.frameTimestamp);
+        latencies.add(ev.timestamp - ev.frameTimestamp);
         for (const sink of sinks) {
           try {
             const r = sink.onEvent(ev);
@@ -102,6 +102,7 @@ export class KioskPipeline {
       }
     };
 
+    const frameFailures = new Map<string, number>();
     const started = this.clock();
     while (frames < maxFrames) {
       if (signal?.aborted) {
@@ -112,7 +113,7 @@ export class KioskPipeline {
       const frame = await source.read();
       if (!frame) break;
       const t1 = this.clock();
-      captureMs.push(t1 - t0);
+      captureMs.add(t1 - t0);
       frames++;
       last = { index: frame.index, timestamp: frame.timestamp };
 
@@ -123,14 +124,15 @@ export class KioskPipeline {
         faces = detector.detectAndCrop(frame.mat, classifier.inputSize);
         const t2 = this.clock();
         dMs = t2 - t1;
-        detectMs.push(dMs);
+        detectMs.add(dMs);
         framesDetected++;
         facesDetected += faces.length;
         if (faces.length > 0) framesWithFaces++;
         const scores = await classifier.classify(faces.map((f) => f.crop));
         cMs = this.clock() - t2;
-        if (faces.length > 0) classifyMs.push(cMs);
-        const out = tracker.update(frame.index, frame.timestamp, faces.map((f, i) => ({ box: f.box, scores: scores[i]! })));
+        if (faces.length > 0) classifyMs.add(cMs);
+        // Files: the tracker's time rules run on the clip's own clock, so its events do not depend on this machine's speed.
+        const out = tracker.update(frame.index, frame.timestamp, faces.map((f, i) => ({ box: f.box, scores: scores[i]! })), frame.mediaMs ?? frame.timestamp);
         emit(out.events);
       }
       const fps = meter.tick(this.clock());
@@ -145,7 +147,16 @@ export class KioskPipeline {
         classifyMs: cMs,
         fps,
       };
-      for (const sink of sinks) sink.onFrame?.(report);
+      for (const sink of sinks) {
+        try {
+          sink.onFrame?.(report);
+        } catch (err) {
+          // Isolated like onEvent; a sink that fails on every frame is logged once, then counted.
+          const n = (frameFailures.get(sink.name) ?? 0) + 1;
+          frameFailures.set(sink.name, n);
+          if (n === 1) logger.error(`sink ${sink.name} failed on frame ${frame.index}: ${(err as Error).message} (further frame failures of this sink are counted)`);
+        }
+      }
       const action = display?.show(frame, inView, { fps });
       // Frames are big native buffers: free them now rather than waiting for the garbage collector.
       frame.mat.release();
@@ -156,6 +167,7 @@ export class KioskPipeline {
     }
     if (frames >= maxFrames && stoppedBy === 'end-of-source') stoppedBy = 'max-frames';
     emit(tracker.flush(last.index, last.timestamp));
+    for (const [name, n] of frameFailures) if (n > 1) logger.error(`sink ${name} failed on ${n} frames in all`);
     const wallSeconds = (this.clock() - started) / 1000;
     logger.debug(`pipeline stopped (${stoppedBy}) after ${frames} frames`);
     return {
@@ -164,18 +176,19 @@ export class KioskPipeline {
       framesWithFaces,
       framesDetected,
       facesDetected,
-      facesTracked: faceIds.size,
+      // Every confirmed face has exactly one `appeared` event (a counter instead of a set of ids that grows for months).
+      facesTracked: eventsByType.appeared,
       events: eventsByType.appeared + eventsByType.emotion_changed + eventsByType.left,
       eventsByType,
       fps: round(wallSeconds > 0 ? frames / wallSeconds : 0, 1),
       wallSeconds: round(wallSeconds, 2),
-      captureMsP50: round(quantile(captureMs, 0.5)),
-      detectMsP50: round(quantile(detectMs, 0.5)),
-      detectMsP95: round(quantile(detectMs, 0.95)),
-      classifyMsP50: round(quantile(classifyMs, 0.5)),
-      classifyMsP95: round(quantile(classifyMs, 0.95)),
-      eventLatencyMsP50: round(quantile(latencies, 0.5)),
-      eventLatencyMsP95: round(quantile(latencies, 0.95)),
+      captureMsP50: round(captureMs.quantile(0.5)),
+      detectMsP50: round(detectMs.quantile(0.5)),
+      detectMsP95: round(detectMs.quantile(0.95)),
+      classifyMsP50: round(classifyMs.quantile(0.5)),
+      classifyMsP95: round(classifyMs.quantile(0.95)),
+      eventLatencyMsP50: round(latencies.quantile(0.5)),
+      eventLatencyMsP95: round(latencies.quantile(0.95)),
       stoppedBy,
     };
   }
