@@ -469,9 +469,10 @@ write_config() {
   if ((WITH_MOSQUITTO)) && [[ -z $broker ]]; then broker=mqtt://localhost:1883; fi
   if ((DRY_RUN)) && [[ ! -f $app/device/lib/config-merge.mjs ]]; then app=$APP_SRC; fi
   merge=$app/device/lib/config-merge.mjs
+  # --set-string: the camera, path and URL exactly as given (`0` stays the string "0", ` #` is not a comment).
   local args=(--target "$CONF_DIR/config.yaml" --template "$app/device/config.template.yaml"
-    --set "source=${CAMERA:-$(default_camera)}" --set "dataDir=$DATA_DIR")
-  [[ -n $broker ]] && args+=(--set "mqtt.broker=$broker")
+    --set-string "source=${CAMERA:-$(default_camera)}" --set-string "dataDir=$DATA_DIR")
+  [[ -n $broker ]] && args+=(--set-string "mqtt.broker=$broker")
   [[ -n $SEED ]] && args+=(--seed "$SEED")
   if [[ ! -d $CONF_DIR ]]; then
     change "create $CONF_DIR (root:$SVC_USER 0750)"
@@ -774,4 +775,5 @@ main() {
   summary
 }
 
-main "$@"
+# Run as a program; a test may `source` this file to call one step (write_config) with its own directories.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -10,7 +10,10 @@
  * Plain JavaScript on purpose: setup.sh runs it with the installed release's node_modules (the `yaml` package)
  * before anything is compiled, and it must run on the device with nothing but Node.
  *
- * CLI: node config-merge.mjs --target FILE --template FILE [--seed FILE] [--set key.path=value]... [--check]
+ * CLI: node config-merge.mjs --target FILE --template FILE [--seed FILE] [--set key.path=value]...
+ *        [--set-string key.path=value]... [--check]
+ * --set types its value like YAML (`15` a number, `true` a boolean); --set-string keeps it as the exact string
+ * (a camera source such as `0`, `rtsp://cam/a #b` or a GStreamer pipeline, a URL, a path).
  * Prints `added <path>` / `kept <path> ...` lines, then `RESULT changed <n>` or `RESULT unchanged`.
  * Exit 0 on success, 2 on bad input (nothing written).
  */
@@ -39,13 +42,22 @@ export function parseSetValue(raw) {
   return doc.toJS() ?? raw;
 }
 
-/** "a.b=c" -> { path: ['a','b'], value } */
-export function parseSet(arg) {
+/** "a.b=c" -> { path: ['a','b'], value }; with { string: true } the value is the text after `=` exactly. */
+export function parseSet(arg, { string = false } = {}) {
+  const flag = string ? '--set-string' : '--set';
   const eq = arg.indexOf('=');
-  if (eq <= 0) throw new ConfigMergeError(`--set expects key.path=value, got "${arg}"`);
+  if (eq <= 0) throw new ConfigMergeError(`${flag} expects key.path=value, got "${arg}"`);
   const key = arg.slice(0, eq).trim();
-  if (!/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/.test(key)) throw new ConfigMergeError(`--set: "${key}" is not a key path like mqtt.broker`);
-  return { path: key.split('.'), value: parseSetValue(arg.slice(eq + 1)) };
+  if (!/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/.test(key)) throw new ConfigMergeError(`${flag}: "${key}" is not a key path like mqtt.broker`);
+  const raw = arg.slice(eq + 1);
+  return { path: key.split('.'), value: string ? raw : parseSetValue(raw) };
+}
+
+/** The same setting written two ways (`source: 0` by hand, "0" from setup.sh) is not a conflict. */
+function sameValue(a, b) {
+  if (JSON.stringify(a) === JSON.stringify(b)) return true;
+  const scalar = (v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  return scalar(a) && scalar(b) && String(a) === String(b);
 }
 
 /** Every leaf path (arrays count as leaves) of a plain object. */
@@ -109,11 +121,14 @@ export function mergeConfig({ existingText, templateText, seedText = null, sets 
 
   const doc = parse(existingText, 'the existing config file');
   if (doc.contents === null) doc.contents = doc.createNode({});
-  if (seed) addMissing(doc, seed.toJS(), added, kept);
-  addMissing(doc, template.toJS(), added, kept);
+  // `version` is the format of the operator's file: never added to an existing file (one without it is version 1,
+  // and the kiosk's loader upgrades its keys when it reads it: src/config/migrate.ts).
+  const withoutVersion = (tree) => Object.fromEntries(Object.entries(tree ?? {}).filter(([k]) => k !== 'version'));
+  if (seed) addMissing(doc, withoutVersion(seed.toJS()), added, kept);
+  addMissing(doc, withoutVersion(template.toJS()), added, kept);
   for (const { path: p, value } of sets) {
     const current = doc.getIn(p);
-    if (current !== undefined && JSON.stringify(current) !== JSON.stringify(value) && !added.includes(p.join('.'))) {
+    if (current !== undefined && !sameValue(current, value) && !added.includes(p.join('.'))) {
       kept.push(`${p.join('.')} = ${JSON.stringify(current)} (your value; ${JSON.stringify(value)} was not applied: edit the file to change it)`);
     }
   }
@@ -122,7 +137,7 @@ export function mergeConfig({ existingText, templateText, seedText = null, sets 
 }
 
 function usage() {
-  return 'usage: config-merge.mjs --target FILE --template FILE [--seed FILE] [--set key.path=value]... [--check]';
+  return 'usage: config-merge.mjs --target FILE --template FILE [--seed FILE] [--set key.path=value]... [--set-string key.path=value]... [--check]';
 }
 
 export function main(argv) {
@@ -138,6 +153,7 @@ export function main(argv) {
     else if (a === '--template') args.template = next();
     else if (a === '--seed') args.seed = next();
     else if (a === '--set') args.sets.push(parseSet(next()));
+    else if (a === '--set-string') args.sets.push(parseSet(next(), { string: true }));
     else if (a === '--check') args.check = true;
     else throw new ConfigMergeError(`unknown argument ${a}; ${usage()}`);
   }

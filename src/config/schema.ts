@@ -11,8 +11,18 @@ export const configSchema = z
   .object({
     /** The config file format (src/config/migrate.ts upgrades older files when they are read). */
     version: z.literal(CONFIG_VERSION).default(CONFIG_VERSION),
-    /** Camera index (0), /dev/videoN, a file, an rtsp/http URL, a GStreamer pipeline (… ! appsink), `rpicam`, `raspistill`. */
-    source: z.string().min(1).default('0'),
+    /**
+     * Camera index (0), /dev/videoN, a file, an rtsp/http URL, a GStreamer pipeline (… ! appsink), `rpicam`, `raspistill`
+     * (src/capture/source-spec.ts). Always a string once parsed: a YAML number (`source: 0`) is a camera index.
+     */
+    source: z
+      .union([z.string().min(1), z.number().int().nonnegative().transform((index) => String(index))], {
+        error: (issue) =>
+          issue.input === undefined
+            ? undefined
+            : `expected a camera index (0, 1, ...), /dev/videoN, a video file, a stream URL, a GStreamer pipeline, rpicam or raspistill; got ${JSON.stringify(issue.input)}`,
+      })
+      .default('0'),
     camera: z
       .object({
         width: positiveInt.default(640),

@@ -68,6 +68,26 @@ test('re-provisioning keeps every operator value and comment, and adds only miss
   assert.equal(again.text, r.text, 'idempotent');
 });
 
+test('--set-string keeps a value exactly (a camera index stays a string, ` #` is not a comment); --set types it', () => {
+  assert.deepEqual(parseSet('source=0', { string: true }), { path: ['source'], value: '0' });
+  assert.deepEqual(parseSet('source=0'), { path: ['source'], value: 0 }, 'YAML typing: what broke --camera 0');
+  assert.equal(parseSet('source=rtsp://cam/a #b', { string: true }).value, 'rtsp://cam/a #b');
+  assert.equal(parseSet('source=rtsp://cam/a #b').value, 'rtsp://cam/a', 'YAML typing cuts at a comment');
+  assert.equal(parseSet('source=a=b', { string: true }).value, 'a=b', 'only the first = splits');
+  const r = mergeConfig({ existingText: null, templateText: template, sets: [parseSet('source=0', { string: true })] });
+  assert.equal(parseYaml(r.text).source, '0');
+  assert.match(r.text, /^source: "0"$/m);
+});
+
+test('an operator\'s hand-written `source: 0` is kept as written, and is not reported as a conflict with "0"', () => {
+  const operator = 'source: 0 # USB camera\n';
+  const r = mergeConfig({ existingText: operator, templateText: template, sets: [parseSet('source=0', { string: true })] });
+  assert.match(r.text, /^source: 0 # USB camera$/m);
+  assert.deepEqual(r.kept, []);
+  const other = mergeConfig({ existingText: operator, templateText: template, sets: [parseSet('source=rpicam', { string: true })] });
+  assert.ok(other.kept.some((k) => k.startsWith('source = 0 (your value')), 'a different value is reported');
+});
+
 test('an operator\'s scalar where the template has a section is kept, and reported', () => {
   const r = mergeConfig({ existingText: 'camera: null\n', templateText: template });
   assert.equal(parseYaml(r.text).camera, null);
