@@ -84,13 +84,19 @@ test('the kiosk unit is hardened: only its data dir writable, camera devices onl
     'User=emotion-kiosk', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'StateDirectory=emotion-kiosk',
     'DevicePolicy=closed', 'DeviceAllow=char-video4linux rw', 'Restart=on-failure', 'RestartSec=5s', 'CapabilityBoundingSet=',
     'ExecStart=/usr/local/bin/emotion-kiosk run --config /etc/emotion-kiosk/config.yaml --headless',
+    // The watchdog: the kiosk sends READY=1, WATCHDOG=1 and STATUS= through systemd-notify, its child process.
+    'Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s',
+    // Bounded for a 2 GB Raspberry Pi 4; other users' processes hidden.
+    'MemoryMax=512M', 'TasksMax=128', 'ProtectProc=invisible',
   ]) has(line);
   assert.doesNotMatch(unit, /^ReadWritePaths=/m, 'nothing writable besides the StateDirectory');
   assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=yes/m, "Node's JIT needs W+X pages");
   verify(unit, 'emotion-kiosk.service'); // writes the copy with a stand-in executable
   // --threshold is on systemd's internal 0..100 scale (the printed level times ten).
-  const security = run('systemd-analyze', ['security', '--offline=yes', '--threshold=40', path.join(tmp, 'emotion-kiosk.service')]);
-  const exposure = Number(/Overall exposure level for emotion-kiosk\.service: ([\d.]+)/.exec(security.out)?.[1]);
-  assert.ok(exposure <= 4, `systemd-analyze security: exposure ${exposure} (want <= 4):\n${security.out}`);
+  const security = run('systemd-analyze', ['security', '--offline=yes', '--threshold=20', path.join(tmp, 'emotion-kiosk.service')]);
+  const level = /Overall exposure level for emotion-kiosk\.service: ([\d.]+) (\w+)/.exec(security.out);
+  const exposure = Number(level?.[1]);
+  console.log(`systemd-analyze security --offline=yes emotion-kiosk.service: exposure ${exposure} ${level?.[2]}`);
+  assert.ok(exposure <= 2, `systemd-analyze security: exposure ${exposure} (want <= 2, "OK" or better):\n${security.out}`);
   assert.equal(security.code, 0, security.out);
 });
