@@ -32,7 +32,5 @@ export const RPICAM_HINT =
 export const RASPISTILL_HINT =
   'raspistill needs the legacy camera stack (Raspberry Pi OS Buster, or Bullseye with "Legacy Camera" enabled in raspi-config; it does not exist on 64-bit Bookworm: use --source rpicam there)';
 
-/** rtsp://user:secret@host/… -> rtsp://user:***@host/… so logs and errors never carry a password. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
-}
+/** rtsp://user:secret@host/… -> rtsp://user:***@host/… (fail-closed; the kiosk's one redactor, src/util/redact.ts). */
+export { redactUrl } from '../util/redact.js';

@@ -12,7 +12,9 @@ import { availabilityPayload, eventPayload, statsPayload } from '../mqtt/payload
 import { deriveState, FrameStats, WindowCounter } from '../mqtt/reducers.js';
 import { defaultDeviceId } from '../mqtt/topics.js';
 import { subscribeKiosks, type SubscriberOptions } from '../mqtt/subscriber.js';
-import { addLog, applyMessage, createDashboardState, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
+import { redactUrl } from '../util/redact.js';
+import { addLog, applyContractMessage, applyMessage, createDashboardState, noteMalformed, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
+import { printable } from './printable.js';
 import { DashboardView } from './view.js';
 
 let activeLogSink: ((line: string) => void) | null = null;
@@ -101,16 +103,22 @@ class DashboardController {
 }
 
 export interface MqttDashboardOptions extends SubscriberOptions {
+  /** Its lines go to the events panel; at debug level it names the topic of each malformed message. */
   logger?: Logger;
 }
 
 /** `emotion-kiosk dashboard`: watches kiosks over MQTT until the user quits; restores the terminal. */
 export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
-  const c = new DashboardController(o.device, `${o.url} ${o.prefix}/${o.device === 'all' ? '+' : o.device}`);
+  const c = new DashboardController(o.device, `${redactUrl(o.url)} ${o.prefix}/${o.device === 'all' ? '+' : o.device}`);
   c.start();
   const sub = subscribeKiosks(o, {
-    onMessage: (deviceId, kind, payload) => {
-      applyMessage(c.state, deviceId, kind, payload, Date.now());
+    onMessage: (message) => {
+      applyContractMessage(c.state, message, Date.now());
+      c.changed();
+    },
+    onMalformed: (topic, reason, retained) => {
+      noteMalformed(c.state, topic, reason);
+      o.logger?.debug(`ignored a malformed${retained ? ' retained' : ''} message on ${printable(topic).slice(0, 200)}: ${printable(reason).slice(0, 200)}`);
       c.changed();
     },
     onStatus: ({ connected, error }) => {
@@ -131,7 +139,10 @@ export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
  * says so instead of showing a disconnected broker. Closing it (q) stops only the view; the
  * kiosk decides when to stop (`onQuit` lets it stop too). stop() restores the terminal.
  */
-export function createInProcessDashboard(config: KioskConfig, deps: { logger: Logger; onQuit?: () => void; broker?: () => { connected: boolean; pending: number; dropped: number } }): EventSink {
+export function createInProcessDashboard(
+  config: KioskConfig,
+  deps: { logger: Logger; onQuit?: () => void; broker?: () => { connected: boolean; pending: number; dropped: number; unstored?: number } },
+): EventSink {
   const deviceId = config.mqtt.deviceId ?? defaultDeviceId();
   const c = new DashboardController(deviceId, 'in-process');
   c.state.mqttOff = deps.broker === undefined;
@@ -142,6 +153,11 @@ export function createInProcessDashboard(config: KioskConfig, deps: { logger: Lo
   let statsTimer: NodeJS.Timeout | null = null;
   let countsTimer: NodeJS.Timeout | null = null;
   let running = false;
+  /** Through the contract like a remote message: what fails it is dropped, counted, and named at debug level. */
+  const apply = (kind: Parameters<typeof applyMessage>[2], payload: unknown) => {
+    if (!applyMessage(c.state, deviceId, kind, payload, Date.now())) deps.logger.debug(`dashboard ignored a malformed ${kind} message: ${c.state.malformed.lastReason}`);
+    c.changed();
+  };
 
   const publishStats = async () => {
     const h = await sampleHealth();
@@ -155,12 +171,11 @@ export function createInProcessDashboard(config: KioskConfig, deps: { logger: Lo
       startedAt,
       health: h,
       frames: f,
-      outbox: { pending: b.pending, dropped: b.dropped, durable: true },
+      outbox: { pending: b.pending, dropped: b.dropped, durable: true, unstored: b.unstored ?? 0 },
       brokerConnected: b.connected,
       model,
     });
-    applyMessage(c.state, deviceId, 'stats', stats, Date.now());
-    c.changed();
+    apply('stats', stats);
   };
 
   return {
@@ -169,28 +184,26 @@ export function createInProcessDashboard(config: KioskConfig, deps: { logger: Lo
       running = true;
       c.start();
       setSource(c.state, true, null, Date.now());
-      applyMessage(c.state, deviceId, 'availability', availabilityPayload(deviceId, 'online', { timestamp: Date.now() }), Date.now());
+      apply('availability', availabilityPayload(deviceId, 'online', { timestamp: Date.now() }));
       void c.untilQuit().then(() => {
         deps.logger.info('dashboard closed (q)');
         deps.onQuit?.();
       });
       statsTimer = setInterval(() => void publishStats(), 2_000);
       countsTimer = setInterval(() => {
-        if (windowCounter.due(Date.now())) applyMessage(c.state, deviceId, 'counts', windowCounter.close(Date.now()), Date.now());
+        if (windowCounter.due(Date.now())) apply('counts', windowCounter.close(Date.now()));
       }, 1_000);
       void publishStats();
     },
     onEvent(event: FaceEvent) {
       model = event.model;
       windowCounter.onEvent(event);
-      applyMessage(c.state, deviceId, 'events', eventPayload(deviceId, 0, event), Date.now());
-      c.changed();
+      apply('events', eventPayload(deviceId, 0, event));
     },
     onFrame(report: FrameReport) {
       frameStats.onFrame(report);
       windowCounter.onFrame(report);
-      applyMessage(c.state, deviceId, 'state', deriveState(deviceId, model, report, Date.now()), Date.now());
-      c.changed();
+      apply('state', deriveState(deviceId, model, report, Date.now()));
     },
     async stop() {
       running = false;

@@ -3,11 +3,16 @@
  * pipeline's events and frames). No terminal, no network, no clock: times come in.
  */
 import { EMOTIONS, type Emotion } from '../model/labels.js';
-import type { AvailabilityPayload, CountsPayload, EventPayload, StatePayload, StatsPayload } from '../mqtt/payloads.js';
+import { parseContractMessage, type ContractMessage, type CountsPayload, type IncomingStatsPayload, type StatePayload } from '../mqtt/contract.js';
 import type { TopicKind } from '../mqtt/topics.js';
+import { printable } from './printable.js';
 
 export const MIX_SAMPLES = 60;
 export const LOG_LINES = 200;
+/** Most devices kept: past it the one offline longest (else seen longest ago) is forgotten; the shown one never. */
+export const MAX_DEVICES = 1_000;
+/** Event ids remembered per device to drop QoS 1 duplicates (they arrive close together). */
+export const SEEN_EVENT_IDS = 1_024;
 
 export interface DeviceView {
   deviceId: string;
@@ -17,7 +22,7 @@ export interface DeviceView {
   lastSeen: number;
   state: StatePayload | null;
   counts: CountsPayload | null;
-  stats: StatsPayload | null;
+  stats: IncomingStatsPayload | null;
   /** Emotions entered (appeared with / changed to) since the dashboard started. */
   emotionTotals: Record<Emotion, number>;
   eventTotal: number;
@@ -44,10 +49,23 @@ export interface DashboardState {
   source: { label: string; connected: boolean; error: string | null };
   /** In-process dashboard of a kiosk that runs without MQTT (`--broker none`, mqtt.enabled false). */
   mqttOff?: boolean;
+  /** Messages dropped because they broke the contract (shown in the status line), the last one's topic and why. */
+  malformed: { count: number; lastTopic: string | null; lastReason: string | null };
+  /** Devices forgotten to keep the map at MAX_DEVICES. */
+  evicted: number;
 }
 
 export function createDashboardState(filter: string, sourceLabel: string): DashboardState {
-  return { devices: new Map(), selected: filter === 'all' ? null : filter, filter, paused: false, log: [], source: { label: sourceLabel, connected: false, error: null } };
+  return {
+    devices: new Map(),
+    selected: filter === 'all' ? null : filter,
+    filter,
+    paused: false,
+    log: [],
+    source: { label: sourceLabel, connected: false, error: null },
+    malformed: { count: 0, lastTopic: null, lastReason: null },
+    evicted: 0,
+  };
 }
 
 function zero(): Record<Emotion, number> {
@@ -59,6 +77,7 @@ function zero(): Record<Emotion, number> {
 function device(s: DashboardState, id: string): DeviceView {
   let d = s.devices.get(id);
   if (!d) {
+    if (s.devices.size >= MAX_DEVICES) evictOne(s);
     d = { deviceId: id, online: null, offlineReason: null, lastSeen: 0, state: null, counts: null, stats: null, emotionTotals: zero(), eventTotal: 0, mix: [], seenEventIds: new Set() };
     s.devices.set(id, d);
     if (s.selected === null) s.selected = id;
@@ -66,49 +85,94 @@ function device(s: DashboardState, id: string): DeviceView {
   return d;
 }
 
+/** Forgets the device offline longest (not online, oldest lastSeen), else the one seen longest ago; never the selected one. */
+function evictOne(s: DashboardState): void {
+  let victim: DeviceView | null = null;
+  for (const d of s.devices.values()) {
+    if (d.deviceId === s.selected) continue;
+    if (!victim) victim = d;
+    else {
+      const dOff = d.online !== true;
+      const vOff = victim.online !== true;
+      if ((dOff && !vOff) || (dOff === vOff && d.lastSeen < victim.lastSeen)) victim = d;
+    }
+  }
+  if (victim) {
+    s.devices.delete(victim.deviceId);
+    s.evicted += 1;
+  }
+}
+
 function pushLog(s: DashboardState, line: LogLine): void {
   s.log.push(line);
   if (s.log.length > LOG_LINES) s.log.splice(0, s.log.length - LOG_LINES);
 }
 
-/** Applies one contract message. Malformed payloads are ignored (a dashboard never crashes on someone's message). */
-export function applyMessage(s: DashboardState, deviceId: string, kind: TopicKind, payload: unknown, now: number): void {
-  if (!payload || typeof payload !== 'object' || (payload as { version?: unknown }).version !== 1) return;
+/**
+ * Applies one message as received: it is checked against the contract first (src/mqtt/contract.ts); one that breaks
+ * it is dropped and counted (a dashboard never crashes on, or shows, someone's malformed message). Returns whether it
+ * was applied. `topic` names it in the malformed count.
+ */
+export function applyMessage(s: DashboardState, deviceId: string, kind: TopicKind, payload: unknown, now: number, topic = `${deviceId}/${kind}`): boolean {
+  const r = parseContractMessage(deviceId, kind, payload);
+  if (!r.ok) {
+    noteMalformed(s, topic, r.reason);
+    return false;
+  }
+  applyContractMessage(s, r.message, now);
+  return true;
+}
+
+/** Counts a message that broke the contract (the subscriber reports those it dropped itself). */
+export function noteMalformed(s: DashboardState, topic: string, reason: string): void {
+  s.malformed = { count: s.malformed.count + 1, lastTopic: topic, lastReason: reason };
+}
+
+/** Applies a message that already passed the contract (the subscriber parses with it). */
+export function applyContractMessage(s: DashboardState, m: ContractMessage, now: number): void {
+  const deviceId = m.deviceId;
   if (s.filter !== 'all' && deviceId !== s.filter) return;
   const d = device(s, deviceId);
   d.lastSeen = now;
-  switch (kind) {
+  switch (m.kind) {
     case 'availability': {
-      const a = payload as AvailabilityPayload;
+      const a = m.payload;
       const online = a.state === 'online';
-      if (d.online !== online) pushLog(s, { t: now, deviceId, kind: 'status', text: online ? 'ONLINE' : `OFFLINE (${a.reason ?? 'unknown'})` });
+      const reason = a.state === 'offline' ? a.reason : null;
+      if (d.online !== online) pushLog(s, { t: now, deviceId, kind: 'status', text: online ? 'ONLINE' : `OFFLINE (${reason ?? 'unknown'})` });
       d.online = online;
-      d.offlineReason = online ? null : (a.reason ?? null);
+      d.offlineReason = reason;
       if (!online) d.state = d.state ? { ...d.state, faces: 0, facesInView: [], emotions: zero() } : null;
       break;
     }
     case 'events': {
-      const e = payload as EventPayload;
-      if (typeof e.eventId !== 'string' || d.seenEventIds.has(e.eventId)) return; // QoS 1 may deliver twice
+      const e = m.payload;
+      if (d.seenEventIds.has(e.eventId)) return; // QoS 1 may deliver twice
       d.seenEventIds.add(e.eventId);
-      if (d.seenEventIds.size > 10_000) d.seenEventIds = new Set([...d.seenEventIds].slice(-5_000));
+      if (d.seenEventIds.size > SEEN_EVENT_IDS) d.seenEventIds = new Set([...d.seenEventIds].slice(-SEEN_EVENT_IDS / 2));
       d.eventTotal += 1;
-      if (e.type !== 'left' && e.emotion in d.emotionTotals) d.emotionTotals[e.emotion] += 1;
-      const what = e.type === 'emotion_changed' ? `${e.previousEmotion ?? '?'} -> ${e.emotion}` : e.emotion;
+      if (e.type !== 'left') d.emotionTotals[e.emotion] += 1;
+      const what = e.type === 'emotion_changed' ? `${e.previousEmotion} -> ${e.emotion}` : e.emotion;
       pushLog(s, { t: e.timestamp, deviceId, kind: 'event', text: `face ${e.faceId} ${e.type.replace('_', ' ')} ${what} ${Math.round(e.confidence * 100)}%` });
       if (d.online === null) d.online = true;
       break;
     }
     case 'state':
-      d.state = payload as StatePayload;
+      d.state = m.payload;
       break;
     case 'counts':
-      d.counts = payload as CountsPayload;
+      d.counts = m.payload;
       break;
     case 'stats':
-      d.stats = payload as StatsPayload;
+      d.stats = m.payload;
       break;
   }
+}
+
+/** The status line's note on dropped messages ('' when none). */
+export function malformedText(s: DashboardState): string {
+  const n = s.malformed.count;
+  return n === 0 ? '' : `ignored ${n} malformed message${n === 1 ? '' : 's'}`;
 }
 
 /** One sample of the emotion mix per device (called once a second). */
@@ -178,7 +242,7 @@ export function healthText(d: DeviceView | undefined, mqttOff = false): string {
     `fps ${fmt(st.fps)}  detect ${fmt(st.latencyMs.detect)}ms  classify ${fmt(st.latencyMs.classify)}ms`,
     `CPU ${fmt(st.cpu.loadPct, 0, '%')}  temp ${fmt(st.cpu.temperatureC, 1, 'C')}  mem ${fmt(st.memory.usedPct, 0, '%')}  rss ${fmt(st.memory.processRssMb, 0, 'MB')}`,
     `up ${duration(st.uptimeS)}  broker ${mqttOff ? 'none (MQTT off)' : st.broker.connected ? 'connected' : 'DISCONNECTED'}`,
-    mqttOff ? '' : `outbox ${st.outbox.pending} waiting${st.outbox.dropped ? `, ${st.outbox.dropped} DROPPED` : ''}${st.outbox.durable ? '' : ' (memory only)'}`,
+    mqttOff ? '' : `outbox ${st.outbox.pending} waiting${st.outbox.dropped ? `, ${st.outbox.dropped} DROPPED` : ''}${st.outbox.unstored ? `, ${st.outbox.unstored} NOT STORED` : ''}${st.outbox.durable ? '' : ' (memory only)'}`,
     d.counts ? `last ${d.counts.windowS}s: ${d.counts.events.appeared} in, ${d.counts.events.left} out, peak ${d.counts.peakFaces}` : '',
   ]
     .filter(Boolean)
@@ -188,7 +252,8 @@ export function healthText(d: DeviceView | undefined, mqttOff = false): string {
 export function logLines(s: DashboardState, n: number): string[] {
   const lines = s.filter === 'all' && s.devices.size > 1 ? s.log : s.log.filter((l) => !l.deviceId || l.deviceId === s.selected);
   return lines.slice(-n).map((l) => {
-    const t = new Date(l.t).toISOString().slice(11, 19);
-    return `${t} ${l.deviceId ? l.deviceId + ' ' : ''}${l.text}`;
+    const d = new Date(l.t);
+    const t = Number.isFinite(d.getTime()) ? d.toISOString().slice(11, 19) : '--:--:--';
+    return printable(`${t} ${l.deviceId ? l.deviceId + ' ' : ''}${l.text}`);
   });
 }

@@ -11,13 +11,16 @@
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import { EMOTIONS, type Emotion } from '../model/labels.js';
-import { facesText, headerText, healthText, logLines, SHORT, type DashboardState } from './model.js';
+import { facesText, headerText, healthText, logLines, malformedText, SHORT, type DashboardState } from './model.js';
+import { printable } from './printable.js';
 
 export interface ViewActions {
   quit(): void;
   nextDevice(): void;
   togglePause(): void;
 }
+
+const KEYS = ' q quit   d/Tab next device   p pause';
 
 const COLORS: Record<Emotion, string> = { angry: 'red', disgust: 'green', fear: 'magenta', happy: 'yellow', sad: 'blue', surprise: 'cyan', neutral: 'white' };
 
@@ -29,6 +32,7 @@ export class DashboardView {
   private readonly faces: blessed.Widgets.BoxElement;
   private readonly health: blessed.Widgets.BoxElement;
   private readonly log: blessed.Widgets.BoxElement;
+  private readonly status: blessed.Widgets.BoxElement;
   private destroyed = false;
 
   constructor(actions: ViewActions) {
@@ -41,7 +45,7 @@ export class DashboardView {
     this.faces = blessed.box({ parent: this.screen, label: ' Faces ', top: '45%+1', left: 0, width: '35%', height: '30%', border: { type: 'line' }, tags: false });
     this.health = blessed.box({ parent: this.screen, label: ' Kiosk ', top: '45%+1', left: '35%', width: '65%', height: '30%', border: { type: 'line' }, tags: false });
     this.log = blessed.box({ parent: this.screen, label: ' Events ', top: '75%', left: 0, width: '100%', height: '25%-1', border: { type: 'line' }, tags: false });
-    blessed.box({ parent: this.screen, bottom: 0, left: 0, width: '100%', height: 1, content: ' q quit   d/Tab next device   p pause', style: { fg: 'black', bg: 'white' } });
+    this.status = blessed.box({ parent: this.screen, bottom: 0, left: 0, width: '100%', height: 1, content: KEYS, style: { fg: 'black', bg: 'white' } });
     this.screen.key(['q', 'C-c', 'escape'], () => actions.quit());
     this.screen.key(['d', 'tab'], () => actions.nextDevice());
     this.screen.key(['p', 'space'], () => actions.togglePause());
@@ -51,7 +55,10 @@ export class DashboardView {
   draw(s: DashboardState): void {
     if (this.destroyed) return;
     const d = s.selected ? s.devices.get(s.selected) : undefined;
-    this.header.setContent(headerText(s));
+    // Every string goes through printable(): no control character or escape sequence from a message reaches the terminal.
+    this.header.setContent(printable(headerText(s)));
+    const dropped = malformedText(s);
+    this.status.setContent(dropped ? `${KEYS}   ${dropped}` : KEYS);
     const totals = d?.emotionTotals;
     this.bar.setLabel(` Emotions entered (${d?.eventTotal ?? 0} events) `);
     this.bar.setData({ titles: EMOTIONS.map((e) => SHORT[e]), data: EMOTIONS.map((e) => totals?.[e] ?? 0) });
@@ -62,10 +69,10 @@ export class DashboardView {
     this.line.setData(
       EMOTIONS.map((e) => ({ title: SHORT[e], x: x.length > 0 ? x : ['0'], y: mix.length > 0 ? mix.map((m) => m[e]) : [0], style: { line: COLORS[e] } })),
     );
-    this.faces.setContent(facesText(d));
-    this.health.setContent(healthText(d, s.mqttOff));
+    this.faces.setContent(printable(facesText(d), true));
+    this.health.setContent(printable(healthText(d, s.mqttOff), true));
     const rows = Math.max(1, (this.log.height as number) - 2);
-    this.log.setContent(logLines(s, rows).join('\n'));
+    this.log.setContent(logLines(s, rows).map((l) => printable(l)).join('\n'));
     this.screen.render();
   }
 

@@ -1,19 +1,18 @@
 /** Broker reachability: a short MQTT connect with the config's address, credentials and TLS files. */
 import { readFileSync } from 'node:fs';
 import type { KioskConfig } from '../config/schema.js';
+import { redactUrl } from '../util/redact.js';
 import { fail, ok, skip, type CheckResult } from './result.js';
 
 export type BrokerProbe = { connected: true; ms: number } | { connected: false; code?: string | number; message: string };
 
-/** user:pass@ stripped from a URL for messages. */
-export function redactBroker(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1***@');
-}
+/** The broker URL for messages: the kiosk's one fail-closed redactor (src/util/redact.ts). */
+export { redactUrl as redactBroker } from '../util/redact.js';
 
 export function checkBroker(mqtt: KioskConfig['mqtt'], probe: BrokerProbe | undefined): CheckResult {
   if (mqtt.broker === 'none') return skip('broker', 'mqtt.broker is none: events are not published');
   if (mqtt.broker === 'embedded') return ok('broker', `embedded broker: the kiosk serves MQTT itself on port ${mqtt.embeddedPort}`);
-  const url = redactBroker(mqtt.broker);
+  const url = redactUrl(mqtt.broker);
   if (!probe) return skip('broker', `${url} not checked`);
   if (probe.connected) return ok('broker', `${url} accepted a connection`);
   const code = probe.code;

@@ -1,9 +1,14 @@
 /**
- * Broker connection settings: mqtt.js client options from the kiosk config (TLS files, credentials, last will),
- * exponential reconnect backoff, and plain-language descriptions of connection errors.
+ * Broker connections, one way for every client (the kiosk's publisher and the dashboard's subscriber): mqtt.js
+ * options from the settings (credentials, TLS files with client certificates, keepalive, last will), the reconnect
+ * backoff, and plain-language descriptions of connection errors. URLs in messages go through the one redactor.
  */
 import { readFileSync } from 'node:fs';
-import type { IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { backoffDelayMs } from '../util/backoff.js';
+import { redactUrl, splitCredentials } from '../util/redact.js';
+
+export { redactUrl } from '../util/redact.js';
 
 export class MqttConfigError extends Error {}
 
@@ -16,8 +21,24 @@ export interface ConnectionSettings {
   key?: string;
   rejectUnauthorized: boolean;
   keepaliveS: number;
-  clientId: string;
+  /** Default: one made up by mqtt.js (the dashboard). */
+  clientId?: string;
   will?: { topic: string; payload: string };
+}
+
+/**
+ * The URL to hand mqtt.js: without its userinfo (mqtt.js's legacy parser splits `user:pa:ss` at the last colon and
+ * lets the URL's credentials override the options), checked so that it cannot connect somewhere else.
+ */
+export function brokerAddress(url: string): string {
+  const c = splitCredentials(url);
+  if (!c.ok) throw new MqttConfigError(`broker URL ${redactUrl(url)} ${c.problem}; or put the credentials in mqtt.username / mqtt.password`);
+  return c.address;
+}
+
+/** Connects (and keeps reconnecting) with the options below; returns at once. */
+export function connectClient(s: ConnectionSettings): MqttClient {
+  return mqtt.connect(brokerAddress(s.url), clientOptions(s));
 }
 
 /** mqtt.js options; reads the PEM files now so a wrong path is reported at start, naming the config key. */
@@ -32,21 +53,24 @@ export function clientOptions(s: ConnectionSettings): IClientOptions {
   };
   const tls = /^(mqtts|wss):/.test(s.url);
   if (!tls && (s.ca || s.cert || s.key)) {
-    throw new MqttConfigError(`mqtt.ca/cert/key are set but the broker URL ${s.url} is not mqtts:// (use mqtts://host:8883)`);
+    throw new MqttConfigError(`mqtt.ca/cert/key are set but the broker URL ${redactUrl(s.url)} is not mqtts:// (use mqtts://host:8883)`);
   }
+  const fromUrl = splitCredentials(s.url);
+  const username = s.username ?? (fromUrl.ok ? fromUrl.username : undefined);
+  const password = s.password ?? (fromUrl.ok ? fromUrl.password : undefined);
   if ((s.cert && !s.key) || (s.key && !s.cert)) {
     throw new MqttConfigError('mqtt.cert and mqtt.key go together (client certificate and its private key)');
   }
   return {
-    clientId: s.clientId,
+    ...(s.clientId !== undefined ? { clientId: s.clientId } : {}),
     clean: true,
     keepalive: s.keepaliveS,
     protocolVersion: 4,
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
     reconnectOnConnackError: true,
-    ...(s.username !== undefined ? { username: s.username } : {}),
-    ...(s.password !== undefined ? { password: s.password } : {}),
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
     ...(tls
       ? {
           ca: pem(s.ca, 'ca'),
@@ -59,20 +83,9 @@ export function clientOptions(s: ConnectionSettings): IClientOptions {
   };
 }
 
-/** Reconnect delay after `failures` consecutive failed attempts: 1 s, 2 s, 4 s, ... up to `maxMs`. */
-export function backoffMs(failures: number, maxMs: number): number {
-  return Math.min(maxMs, 1_000 * 2 ** Math.max(0, Math.min(failures, 20)));
-}
-
-/** A URL safe to log (no password). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
+/** Reconnect delay after `failures` consecutive failed attempts (0 = before the first retry): 1 s, 2 s, 4 s, ... up to `maxMs`. */
+export function reconnectDelayMs(failures: number, maxMs: number): number {
+  return backoffDelayMs(Math.max(0, Math.floor(failures)) + 1, { initialDelayMs: 1_000, maxDelayMs: maxMs });
 }
 
 /** What went wrong connecting, in words an operator can act on. */

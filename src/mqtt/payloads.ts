@@ -1,94 +1,14 @@
 /**
- * JSON payloads of the MQTT contract (src/mqtt/contract.schema.json describes the same shapes; tests validate real
- * messages against it). Every payload carries `version` (bumped on a breaking change) and `deviceId`. Pure.
+ * Builders of the MQTT contract's JSON payloads. The shapes are defined once, as zod schemas, in contract.ts (which
+ * also generates contract.schema.json); the types here are inferred from them. Every payload carries `version`
+ * (bumped on a breaking change) and `deviceId`. Pure.
  */
 import type { Emotion, EmotionScores } from '../model/labels.js';
-import type { Box, FaceEvent, FaceEventType, ModelRef } from '../events/types.js';
+import type { FaceEvent, ModelRef } from '../events/types.js';
+import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from './contract.js';
 
-export const PAYLOAD_VERSION = 1;
-
-export interface AvailabilityPayload {
-  version: 1;
-  state: 'online' | 'offline';
-  /** Why the device is offline: `shutdown` (clean stop) or `connection_lost` (the broker's last will). */
-  reason?: 'shutdown' | 'connection_lost';
-  deviceId: string;
-  /** Epoch ms; absent in the last will (the broker sends it later, at an unknown time). */
-  timestamp?: number;
-}
-
-export interface EventPayload {
-  version: 1;
-  deviceId: string;
-  /** Per-device sequence number from the outbox: strictly increasing in publish order; gaps = dropped by bounds. */
-  seq: number;
-  eventId: string;
-  type: FaceEventType;
-  faceId: number;
-  timestamp: number;
-  time: string;
-  firstSeen: number;
-  emotion: Emotion;
-  confidence: number;
-  previousEmotion?: Emotion;
-  scores: EmotionScores;
-  box: Box;
-  frameIndex: number;
-  frameTimestamp: number;
-  model: ModelRef;
-}
-
-export interface StateFace {
-  faceId: number;
-  emotion: Emotion;
-  confidence: number;
-  firstSeen: number;
-}
-
-export interface StatePayload {
-  version: 1;
-  deviceId: string;
-  timestamp: number;
-  /** Number of faces in view now. */
-  faces: number;
-  /** Faces in view now, per current emotion (all seven keys). */
-  emotions: Record<Emotion, number>;
-  facesInView: StateFace[];
-  model: ModelRef;
-}
-
-export interface CountsPayload {
-  version: 1;
-  deviceId: string;
-  windowStart: number;
-  windowEnd: number;
-  windowS: number;
-  /** Face events in the window, per type. */
-  events: Record<FaceEventType, number>;
-  /** How many times each emotion was entered (appeared with it or changed to it). */
-  emotionEvents: Record<Emotion, number>;
-  /** Face-seconds spent showing each emotion (sum over faces of time in view). */
-  faceSeconds: Record<Emotion, number>;
-  peakFaces: number;
-  frames: number;
-}
-
-export interface StatsPayload {
-  version: 1;
-  deviceId: string;
-  timestamp: number;
-  /** Seconds since the kiosk process started. */
-  uptimeS: number;
-  systemUptimeS: number;
-  fps: number;
-  frames: number;
-  latencyMs: { capture: number; detect: number; classify: number };
-  cpu: { loadPct: number | null; temperatureC: number | null };
-  memory: { usedPct: number | null; processRssMb: number };
-  outbox: { pending: number; dropped: number; durable: boolean };
-  broker: { connected: boolean };
-  model: ModelRef;
-}
+export { PAYLOAD_VERSION } from './contract.js';
+export type { AvailabilityPayload, CountsPayload, EventPayload, IncomingStatsPayload, StateFace, StatePayload, StatsPayload } from './contract.js';
 
 /** The inputs of a stats message: health from systeminformation, frame stats since the last message, outbox/broker. */
 export interface StatsInputs {
@@ -98,7 +18,8 @@ export interface StatsInputs {
   startedAt: number;
   health: { systemUptimeS: number; cpuLoadPct: number | null; temperatureC: number | null; memUsedPct: number | null; processRssMb: number };
   frames: { fps: number; frames: number; latencyMs: StatsPayload['latencyMs'] };
-  outbox: StatsPayload['outbox'];
+  /** `unstored` (events that could not be stored on disk since start) is 0 when the caller does not count them. */
+  outbox: Omit<StatsPayload['outbox'], 'unstored'> & { unstored?: number };
   brokerConnected: boolean;
   model: ModelRef;
 }
@@ -115,7 +36,7 @@ export function statsPayload(i: StatsInputs): StatsPayload {
     latencyMs: i.frames.latencyMs,
     cpu: { loadPct: i.health.cpuLoadPct, temperatureC: i.health.temperatureC },
     memory: { usedPct: i.health.memUsedPct, processRssMb: i.health.processRssMb },
-    outbox: i.outbox,
+    outbox: { pending: i.outbox.pending, dropped: i.outbox.dropped, durable: i.outbox.durable, unstored: i.outbox.unstored ?? 0 },
     broker: { connected: i.brokerConnected },
     model: { name: i.model.name, version: i.model.version },
   };
@@ -126,13 +47,9 @@ export function availabilityPayload(
   state: 'online' | 'offline',
   opts: { reason?: 'shutdown' | 'connection_lost'; timestamp?: number } = {},
 ): AvailabilityPayload {
-  return {
-    version: PAYLOAD_VERSION,
-    state,
-    deviceId,
-    ...(opts.reason ? { reason: opts.reason } : {}),
-    ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
-  };
+  const timestamp = opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {};
+  if (state === 'online') return { version: PAYLOAD_VERSION, state, deviceId, ...timestamp };
+  return { version: PAYLOAD_VERSION, state, deviceId, reason: opts.reason ?? 'connection_lost', ...timestamp };
 }
 
 export function eventPayload(deviceId: string, seq: number, e: FaceEvent): EventPayload {
@@ -154,7 +71,7 @@ export function eventPayload(deviceId: string, seq: number, e: FaceEvent): Event
     frameIndex: e.frameIndex,
     frameTimestamp: e.frameTimestamp,
     model: { name: e.model.name, version: e.model.version },
-  };
+  } as EventPayload; // the tracker sets previousEmotion on every emotion_changed; the contract tests check it
 }
 
 export function round4(x: number): number {

@@ -7,9 +7,9 @@
  * after that), so order per device holds. A record whose publish fails (the connection closed while it was still
  * queued) is handed over again, before any newer record.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { Logger } from '../util/logger.js';
-import { backoffMs, clientOptions, describeConnectionError, redactUrl, type ConnectionSettings } from './connection.js';
+import { connectClient, describeConnectionError, reconnectDelayMs, redactUrl, type ConnectionSettings } from './connection.js';
 import type { Outbox } from './outbox.js';
 
 export interface PublisherOptions {
@@ -72,7 +72,7 @@ export class Publisher {
   /** Starts connecting and returns at once: a broker that is down never blocks the caller. */
   start(): void {
     const { settings, logger } = this.o;
-    const client = mqtt.connect(settings.url, clientOptions(settings));
+    const client = connectClient(settings);
     this.client = client;
     logger.info(`connecting to ${redactUrl(settings.url)} as ${settings.clientId}`);
     client.on('connect', () => {
@@ -82,7 +82,7 @@ export class Publisher {
       this.lastLogged = null;
       this.lastError = null;
       this.everConnected = true;
-      client.options.reconnectPeriod = backoffMs(0, this.o.reconnectMaxDelayMs);
+      client.options.reconnectPeriod = reconnectDelayMs(0, this.o.reconnectMaxDelayMs);
       for (const topic of this.subscriptions.keys()) client.subscribe(topic, { qos: 1 });
       this.o.onConnect?.();
       for (const [topic, payload] of this.retained) this.sendRetained(topic, payload);
@@ -106,7 +106,7 @@ export class Publisher {
         logger.warn(`${this.lastError}; reconnecting, events wait in the outbox`);
       }
       this.failures += 1;
-      client.options.reconnectPeriod = backoffMs(this.failures - 1, this.o.reconnectMaxDelayMs);
+      client.options.reconnectPeriod = reconnectDelayMs(this.failures - 1, this.o.reconnectMaxDelayMs);
     });
     this.unsubscribeAppend = this.o.outbox.onAppend(() => this.pump());
   }

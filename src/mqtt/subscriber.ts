@@ -1,11 +1,13 @@
 /**
  * Subscribes to one kiosk or every kiosk under a prefix (for the dashboard, which must not import mqtt itself).
- * Delivers parsed contract payloads; reconnects with backoff; reports connection state in words.
+ * Every message is parsed with the contract (contract.ts) before it is delivered: size, JSON, shape, and that the
+ * topic's device id is the payload's. A message that breaks it is reported to `onMalformed`, never delivered.
+ * Connects like the kiosk (connection.ts: credentials, CA, client certificate); reconnects with backoff; reports
+ * the connection state in words.
  */
-import { readFileSync } from 'node:fs';
-import mqtt from 'mqtt';
-import { backoffMs, describeConnectionError, redactUrl } from './connection.js';
-import { parseTopic, subscriptionFilters, type TopicKind } from './topics.js';
+import { connectClient, describeConnectionError, reconnectDelayMs, redactUrl } from './connection.js';
+import { parseContractBytes, type ContractMessage } from './contract.js';
+import { parseTopic, subscriptionFilters } from './topics.js';
 
 export interface SubscriberOptions {
   url: string;
@@ -14,11 +16,17 @@ export interface SubscriberOptions {
   username?: string;
   password?: string;
   ca?: string;
+  /** Client certificate and its key (PEM), for brokers that require them. */
+  cert?: string;
+  key?: string;
   rejectUnauthorized?: boolean;
+  keepaliveS?: number;
 }
 
 export interface SubscriberHandlers {
-  onMessage(deviceId: string, kind: TopicKind, payload: unknown, retained: boolean): void;
+  onMessage(message: ContractMessage, retained: boolean): void;
+  /** A message on one of our topics that broke the contract (dropped). */
+  onMalformed?(topic: string, reason: string, retained: boolean): void;
   onStatus(status: { connected: boolean; url: string; error: string | null }): void;
 }
 
@@ -26,24 +34,26 @@ export interface KioskSubscription {
   close(): Promise<void>;
 }
 
+const MAX_RECONNECT_DELAY_MS = 10_000;
+
 export function subscribeKiosks(o: SubscriberOptions, h: SubscriberHandlers): KioskSubscription {
   const url = redactUrl(o.url);
-  const client = mqtt.connect(o.url, {
-    clean: true,
-    reconnectPeriod: 1_000,
-    connectTimeout: 10_000,
-    reconnectOnConnackError: true,
-    ...(o.username !== undefined ? { username: o.username } : {}),
-    ...(o.password !== undefined ? { password: o.password } : {}),
-    ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
+  const client = connectClient({
+    url: o.url,
+    username: o.username,
+    password: o.password,
+    ca: o.ca,
+    cert: o.cert,
+    key: o.key,
     rejectUnauthorized: o.rejectUnauthorized ?? true,
+    keepaliveS: o.keepaliveS ?? 30,
   });
   let failures = 0;
   let lastError: string | null = null;
   client.on('connect', () => {
     failures = 0;
     lastError = null;
-    client.options.reconnectPeriod = 1_000;
+    client.options.reconnectPeriod = reconnectDelayMs(0, MAX_RECONNECT_DELAY_MS);
     client.subscribe(subscriptionFilters(o.prefix, o.device), { qos: 1 }, (err) => {
       if (err) {
         lastError = `subscribe failed: ${err.message}`;
@@ -58,19 +68,16 @@ export function subscribeKiosks(o: SubscriberOptions, h: SubscriberHandlers): Ki
   });
   client.on('close', () => {
     failures += 1;
-    client.options.reconnectPeriod = backoffMs(failures - 1, 10_000);
+    client.options.reconnectPeriod = reconnectDelayMs(failures - 1, MAX_RECONNECT_DELAY_MS);
     h.onStatus({ connected: false, url, error: lastError ?? 'disconnected; reconnecting' });
   });
   client.on('message', (topic, payload, packet) => {
     const t = parseTopic(o.prefix, topic);
-    if (!t || payload.length === 0) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(payload.toString());
-    } catch {
-      return; // not ours: the contract is JSON
-    }
-    h.onMessage(t.deviceId, t.kind, json, packet.retain);
+    if (!t) return; // not one of our topics (the filters only deliver ours; a wildcard prefix could)
+    if (payload.length === 0) return; // a cleared retained topic
+    const r = parseContractBytes(t.deviceId, t.kind, payload);
+    if (r.ok) h.onMessage(r.message, packet.retain);
+    else h.onMalformed?.(topic, r.reason, packet.retain);
   });
   return {
     close: () => new Promise<void>((resolve) => client.end(true, {}, () => resolve())),

@@ -61,5 +61,6 @@ test('TLS: the broker\'s CA from mqtt.ca passes, another CA fails with the TLS f
 test('none is skipped, embedded needs no probe, passwords never printed', () => {
   assert.equal(checkBroker(mqtt({ broker: 'none' }), undefined).status, 'skip');
   assert.equal(checkBroker(mqtt({ broker: 'embedded' }), undefined).status, 'ok');
-  assert.equal(redactBroker('mqtt://user:secret@host:1883'), 'mqtt://***@host:1883');
+  assert.equal(redactBroker('mqtt://user:secret@host:1883'), 'mqtt://user:***@host:1883');
+  assert.equal(redactBroker('mqtt://kiosk:s3cr#t@broker:1883'), 'mqtt://***@broker:1883');
 });

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffMs, clientOptions, describeConnectionError, MqttConfigError, redactUrl } from '../../src/mqtt/connection.js';
+import { reconnectDelayMs, clientOptions, describeConnectionError, MqttConfigError, redactUrl } from '../../src/mqtt/connection.js';
 
 const base = { url: 'mqtt://h:1883', rejectUnauthorized: true, keepaliveS: 30, clientId: 'c' };
 
 test('backoff doubles from 1 s up to the maximum', () => {
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 10].map((n) => backoffMs(n, 30_000)), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 10].map((n) => reconnectDelayMs(n, 30_000)), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
 });
 
 test('the last will is retained QoS 1', () => {
