@@ -126,6 +126,21 @@ test('defect 3: a corrupt record in the middle is skipped with a counted WARN; t
   await again.close();
 });
 
+test('defect 3: a damaged last record (fsync\'d, maybe published) keeps its seq: the next start hands out seqs above it', async () => {
+  const d = dir();
+  const box = await open(d);
+  for (let i = 0; i < 4; i++) await box.append('t', () => `payload-${i}`);
+  await box.close();
+  const file = path.join(d, readdirSync(d).find((n) => n.startsWith('seg-'))!);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines[3] = lines[3]!.replace('payload-3', 'pXyloXd-3');
+  writeFileSync(file, lines.join('\n'));
+  const again = await open(d);
+  assert.deepEqual(again.from(0, 10).map((r) => r.payload), ['payload-0', 'payload-1', 'payload-2']);
+  assert.ok(again.nextSeq > 3, `nextSeq ${again.nextSeq}: seq 3 may have been published already`);
+  await again.close();
+});
+
 test('defect 3: a segment with nothing readable is set aside (renamed, not deleted) with a clear log line; seqs stay above it', async () => {
   const d = dir();
   const box = await open(d);
