@@ -18,6 +18,7 @@ import { EmotionClassifier } from '../model/emotion-classifier.js';
 import { createMqttSink, type MqttSink } from '../mqtt/index.js';
 import { FaceTracker } from '../pipeline/face-tracker.js';
 import { KioskPipeline, type DisplayPort } from '../pipeline/kiosk-pipeline.js';
+import { createWatchdogSink } from '../system/watchdog.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { parsePositiveInt } from './evaluate.js';
@@ -155,6 +156,12 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
   const modelRef = { name: manifest.name, version: manifest.version };
   const abort = new AbortController();
   const sinks = await startSinks(config, flags, logger, modelRef, () => abort.abort());
+  // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
+  const watchdog = createWatchdogSink(process.env, logger.child('systemd'));
+  if (watchdog) {
+    await watchdog.start();
+    sinks.push(watchdog);
+  }
   const tracker = new FaceTracker(config.tracking, modelRef, randomUUID);
   const pipeline = new KioskPipeline({
     source,
