@@ -15,7 +15,7 @@ import { createConsoleSink } from '../events/console-sink.js';
 import { formatSummary, writeSummaryJson, type KioskRunSummary } from '../events/summary.js';
 import type { EventSink } from '../events/types.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
-import { createMqttSink, type MqttSink } from '../mqtt/index.js';
+import { assertOutboxFree, createMqttSink, OutboxLockedError, type MqttSink } from '../mqtt/index.js';
 import { FaceTracker } from '../pipeline/face-tracker.js';
 import { KioskPipeline, type DisplayPort } from '../pipeline/kiosk-pipeline.js';
 import { createWatchdogSink } from '../system/watchdog.js';
@@ -85,7 +85,7 @@ async function startSinks(config: KioskConfig, flags: RunFlags, logger: Logger, 
           ? {
               broker: () => {
                 const s = mqtt.status();
-                return { connected: s.connected, pending: s.pending, dropped: s.dropped };
+                return { connected: s.connected, pending: s.pending, dropped: s.dropped, unstored: s.unstored };
               },
             }
           : {}),
@@ -106,6 +106,13 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
     ({ config, notes: configNotes } = loadConfig({ file: flags.config, flags: flagsToConfig(flags) }));
   } catch (err) {
     if (err instanceof ConfigError) throw new StartupError(err.message);
+    throw err;
+  }
+  try {
+    // before the camera and the model: a second kiosk beside the service must hear that the outbox is in use
+    await assertOutboxFree(config);
+  } catch (err) {
+    if (err instanceof OutboxLockedError) throw new StartupError(err.message);
     throw err;
   }
   // With the dashboard on, log lines go to its panel instead of scribbling over the terminal.
@@ -155,7 +162,12 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
 
   const modelRef = { name: manifest.name, version: manifest.version };
   const abort = new AbortController();
-  const sinks = await startSinks(config, flags, logger, modelRef, () => abort.abort());
+  const sinks = await startSinks(config, flags, logger, modelRef, () => abort.abort()).catch(async (err: unknown) => {
+    if (!(err instanceof OutboxLockedError)) throw err; // another process took the outbox since the check above
+    await source.close();
+    await classifier.close();
+    throw new StartupError(err.message);
+  });
   // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
   const watchdog = createWatchdogSink(process.env, logger.child('systemd'));
   if (watchdog) {

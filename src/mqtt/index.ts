@@ -18,6 +18,21 @@ import { deriveState, FrameStats, stateKey, WindowCounter } from './reducers.js'
 import { defaultDeviceId, deviceTopics, type DeviceTopics } from './topics.js';
 
 export { defaultDeviceId, deviceTopics } from './topics.js';
+export { OutboxLockedError } from './outbox.js';
+
+/** The outbox folder a config uses. */
+export function outboxDir(config: KioskConfig): string {
+  return config.mqtt.outbox.dir ?? path.join(config.dataDir, 'outbox');
+}
+
+/**
+ * Throws OutboxLockedError when another running process has this config's outbox open (before the camera is opened:
+ * a second kiosk beside the service should hear about the outbox, not about a busy camera). The sink takes the lock.
+ */
+export async function assertOutboxFree(config: KioskConfig): Promise<void> {
+  if (config.mqtt.broker === 'none') return;
+  await Outbox.assertNotInUse(outboxDir(config));
+}
 
 /** Least time between two retained state messages (a flickering detection must not flood the broker). */
 const STATE_MIN_INTERVAL_MS = 250;
@@ -26,7 +41,7 @@ export interface MqttSink extends EventSink {
   readonly deviceId: string;
   readonly topics: DeviceTopics;
   /** Broker and outbox state (for the in-process dashboard and the run summary). */
-  status(): PublisherStatus & { brokerUrl: string };
+  status(): PublisherStatus & { brokerUrl: string; unstored: number };
 }
 
 export interface MqttSinkDeps {
@@ -76,7 +91,7 @@ class KioskMqttSink implements MqttSink {
     this.startedAt = this.now();
   }
 
-  status(): PublisherStatus & { brokerUrl: string } {
+  status(): PublisherStatus & { brokerUrl: string; unstored: number } {
     const s = this.publisher?.status() ?? {
       connected: false,
       url: this.url,
@@ -86,7 +101,7 @@ class KioskMqttSink implements MqttSink {
       lastError: null,
       everConnected: false,
     };
-    return { ...s, brokerUrl: this.url };
+    return { ...s, brokerUrl: this.url, unstored: this.outbox?.unstored ?? 0 };
   }
 
   async start(): Promise<void> {
@@ -96,7 +111,7 @@ class KioskMqttSink implements MqttSink {
       this.log.info(`embedded MQTT broker listening on ${this.broker.url} (subscribe: mosquitto_sub -h 127.0.0.1 -p ${this.broker.port} -t '${m.topicPrefix}/#' -v)`);
     }
     this.url = this.broker?.url ?? m.broker;
-    const dir = m.outbox.dir ?? path.join(this.config.dataDir, 'outbox');
+    const dir = outboxDir(this.config);
     this.outbox = await Outbox.open({ dir, maxEvents: m.outbox.maxEvents, maxAgeMs: m.outbox.maxAgeHours * 3_600_000, logger: this.log });
     const settings: ConnectionSettings = {
       url: this.url,
@@ -162,8 +177,9 @@ class KioskMqttSink implements MqttSink {
     try {
       await outbox.append(this.topics.events, (seq) => JSON.stringify(eventPayload(this.deviceId, seq, event)));
     } catch (err) {
-      // The disk failed: still try to deliver it (QoS 1, no durability) rather than lose it silently.
-      this.log.error(`${(err as Error).message}; event ${event.eventId} is sent without the durable outbox`);
+      // The disk is full or failing (the outbox said so once and counts these as outbox.unstored): still try to
+      // deliver it (QoS 1, no durability) rather than lose it silently.
+      this.log.debug(`${(err as Error).message}; event ${event.eventId} is sent without the durable outbox`);
       this.publisher?.publishNow(this.topics.events, JSON.stringify(eventPayload(this.deviceId, -1, event)));
     }
   }
@@ -232,7 +248,7 @@ class KioskMqttSink implements MqttSink {
       startedAt: this.startedAt,
       health: h,
       frames: f,
-      outbox: { pending: s.pending, dropped: s.dropped, durable: this.outbox?.durable ?? false },
+      outbox: { pending: s.pending, dropped: s.dropped, durable: this.outbox?.durable ?? false, unstored: this.outbox?.unstored ?? 0 },
       brokerConnected: s.connected,
       model: this.deps.model,
     });

@@ -120,6 +120,13 @@ export class OutboxLock {
     throw new Error(`outbox ${dir}: could not take the lock (${file} keeps changing)`);
   }
 
+  /** Throws OutboxLockedError when a live process holds the lock on `dir` (takes nothing). */
+  static async check(fs: OutboxFs, dir: string, env: LockEnv): Promise<void> {
+    const seen = await readToken(fs, path.join(dir, LOCK_NAME)).catch(() => null);
+    const holder = seen === null ? null : parseToken(seen);
+    if (holder && !isStale(holder, env)) throw new OutboxLockedError(dir, holder.pid);
+  }
+
   /** Releases the lock if it is still ours. */
   async release(): Promise<void> {
     if ((await readToken(this.fs, this.file)) !== this.mine) return;

@@ -134,6 +134,11 @@ export class Outbox {
     return box;
   }
 
+  /** Throws OutboxLockedError when another running process has the outbox in `dir` open. */
+  static async assertNotInUse(dir: string, fs: OutboxFs = nodeFs, env: LockEnv = systemLockEnv()): Promise<void> {
+    await OutboxLock.check(fs, dir, env);
+  }
+
   get dir(): string {
     return this.opts.dir;
   }
