@@ -1,8 +1,9 @@
-/** `emotion-kiosk config`: shows the effective configuration (defaults < file < environment) or checks a file. */
+/** `emotion-kiosk config`: shows the effective configuration (defaults < file < environment), secrets masked, or checks a file. */
 import type { Command } from 'commander';
 import { COMMANDS } from './commands.js';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { maskConfig } from '../util/redact.js';
 
 export function registerConfigCommand(program: Command): void {
   program
@@ -17,7 +18,11 @@ export function registerConfigCommand(program: Command): void {
         for (const key of unknownEnv) process.stderr.write(`warning: ${key} is not a configuration key (ignored)\n`);
         for (const note of notes) process.stderr.write(`note: ${note}\n`);
         if (opts.check) process.stdout.write(`ok${file ? `: ${file}` : ''}\n`);
-        else process.stdout.write(opts.json ? JSON.stringify(config, null, 2) + '\n' : stringify(config));
+        else {
+          // passwords and the credentials in URLs (broker, camera source) are masked: this output gets pasted into tickets
+          const shown = maskConfig(config);
+          process.stdout.write(opts.json ? JSON.stringify(shown, null, 2) + '\n' : stringify(shown));
+        }
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         process.stderr.write(`emotion-kiosk config: ${err.message}\n`);

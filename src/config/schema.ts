@@ -3,9 +3,45 @@
  * inferred from it. File (YAML/JSON) < environment (EMOTION_KIOSK_*) < command-line flags.
  */
 import { z } from 'zod';
+import { redactUrl, splitCredentials } from '../util/redact.js';
 import { CONFIG_VERSION } from './migrate.js';
 
 const positiveInt = z.number().int().positive();
+const intIn = (min: number, max: number, unit: string) => z.number().int().min(min, `at least ${min} ${unit}`).max(max, `at most ${max} ${unit}`);
+
+/**
+ * mqtt.broker: `embedded`, `none`, or a broker URL that parses as written. A URL parser ends the host part at the
+ * first # / ? in a password, so an unencoded one would make mqtt.js connect to the wrong host; the message says how to
+ * write it and never quotes the password.
+ */
+const brokerSchema = z.string().superRefine((url, ctx) => {
+  if (url === 'embedded' || url === 'none') return;
+  const c = splitCredentials(url);
+  const shown = redactUrl(url);
+  if (!c.ok && !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) ctx.addIssue({ code: 'custom', message: `expected mqtt://host:port, mqtts://host:port, embedded or none, not ${shown}` });
+  else if (!c.ok) ctx.addIssue({ code: 'custom', message: `${shown} ${c.problem}, or put the credentials in mqtt.username / mqtt.password` });
+  else if (!['mqtt', 'mqtts', 'ws', 'wss'].includes(c.scheme)) ctx.addIssue({ code: 'custom', message: `expected mqtt://host:port, mqtts://host:port, embedded or none, not ${shown}` });
+});
+
+/** An MQTT topic prefix (topic levels joined by /): no wildcards, not $-leading (broker-internal topics), no NUL, no empty level. */
+const topicPrefixSchema = (what: string) =>
+  z.string().superRefine((p, ctx) => {
+    const problem =
+      p.length === 0
+        ? 'must not be empty'
+        : /[+#]/.test(p)
+          ? `"${p}" has an MQTT wildcard (+ or #): a prefix names topics, it cannot match them`
+          : p.startsWith('$')
+            ? `"${p}" starts with $: topics starting with $ belong to the broker ($SYS) and are not delivered to wildcard subscribers`
+            : p.includes('\u0000')
+              ? 'has a NUL character'
+              : p.split('/').some((level) => level.length === 0)
+                ? `"${p}" has an empty level (a leading or trailing /, or //): write levels joined by single slashes, e.g. shop/lobby`
+                : Buffer.byteLength(p) > 1024
+                  ? 'is longer than 1024 bytes'
+                  : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
+  });
 
 export const configSchema = z
   .object({
@@ -97,20 +133,14 @@ export const configSchema = z
     mqtt: z
       .object({
         /** mqtt[s]://host:port, `embedded` (in-process broker on localhost) or `none`. */
-        broker: z
-          .string()
-          .regex(/^(embedded|none|mqtts?:\/\/.+|wss?:\/\/.+)$/, 'expected mqtt://host:port, mqtts://host:port, embedded or none')
-          .default('embedded'),
+        broker: brokerSchema.default('embedded'),
         embeddedPort: z.number().int().min(1).max(65535).default(1883),
         /** Default: the host name. Letters, digits, _ and - only. */
         deviceId: z
           .string()
-          .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+          .regex(/^[A-Za-z0-9_-]{1,128}$/, 'letters, digits, _ and - only (at most 128)')
           .optional(),
-        topicPrefix: z
-          .string()
-          .regex(/^[^#+]+$/, 'no MQTT wildcards (# +)')
-          .default('emotion-kiosk'),
+        topicPrefix: topicPrefixSchema('the topic prefix').default('emotion-kiosk'),
         username: z.string().optional(),
         password: z.string().optional(),
         /** PEM files for mqtts://. */
@@ -118,16 +148,17 @@ export const configSchema = z
         cert: z.string().optional(),
         key: z.string().optional(),
         rejectUnauthorized: z.boolean().default(true),
-        keepaliveS: positiveInt.default(30),
-        reconnectMaxDelayMs: positiveInt.default(30_000),
+        /** MQTT keepalive (a 16-bit field; 0, which turns off the broker's dead-client detection and so the last will, is not allowed). */
+        keepaliveS: intIn(1, 65_535, 's').default(30),
+        reconnectMaxDelayMs: intIn(100, 3_600_000, 'ms').default(30_000),
         /** Device stats every N seconds. */
-        statsIntervalS: positiveInt.default(30),
+        statsIntervalS: intIn(1, 86_400, 's').default(30),
         /** Emotion counts per window of N seconds. */
-        countsWindowS: positiveInt.default(60),
+        countsWindowS: intIn(1, 86_400, 's').default(60),
         homeAssistant: z
           .object({
             enabled: z.boolean().default(true),
-            discoveryPrefix: z.string().default('homeassistant'),
+            discoveryPrefix: topicPrefixSchema('the discovery prefix').default('homeassistant'),
           })
           .strict()
           .prefault({}),
