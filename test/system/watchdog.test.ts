@@ -118,7 +118,7 @@ test('end to end over $NOTIFY_SOCKET with systemd-notify: READY after the first 
 
     // Before the first frame: ticks pass, nothing is sent (no READY, no WATCHDOG).
     await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(sent, []);
+    assert.equal(sent.length, 0, JSON.stringify(sent));
 
     phase = 'running';
     let fed = 0;
