@@ -18,6 +18,8 @@ import { EmotionClassifier } from '../model/emotion-classifier.js';
 import { assertOutboxFree, createMqttSink, OutboxLockedError, type MqttSink } from '../mqtt/index.js';
 import { FaceTracker } from '../pipeline/face-tracker.js';
 import { KioskPipeline, type DisplayPort } from '../pipeline/kiosk-pipeline.js';
+import { localDeviceIdentity } from '../system/identity.js';
+import { createWatchdogSink } from '../system/watchdog.js';
 import { createWatchdogSink } from '../system/watchdog.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
@@ -117,6 +119,11 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
   }
   // With the dashboard on, log lines go to its panel instead of scribbling over the terminal.
   const logger = flags.dashboard ? createLogger(config.logLevel, 'kiosk', routeLogLine) : createLogger(config.logLevel, 'kiosk');
+  if (config.mqtt.deviceId === undefined && config.mqtt.broker !== 'none') {
+    // The default id: the host name, or one derived from /etc/machine-id when the host name is a distribution default.
+    const identity = localDeviceIdentity();
+    (identity.defaultHostname && identity.how === 'hostname' ? logger.warn : logger.info).call(logger, identity.note);
+  }
   for (const note of configNotes) logger.info(note);
 
   const modelPath = config.model.path ?? defaultModelPath;
@@ -168,6 +175,12 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
     await classifier.close();
     throw new StartupError(err.message);
   });
+  // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
+  const watchdog = createWatchdogSink(process.env, logger.child('systemd'));
+  if (watchdog) {
+    await watchdog.start();
+    sinks.push(watchdog);
+  }
   // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
   const watchdog = createWatchdogSink(process.env, logger.child('systemd'));
   if (watchdog) {

@@ -6,7 +6,7 @@
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
-  /** Stable id for scripts reading --json: platform, node, clock, config, opencv, cascade, model, camera, broker, disk. */
+  /** Stable id for scripts reading --json: platform, node, clock, config, opencv, cascade, model, camera, broker, identity, disk. */
   id: string;
   /** One line: what was found. */
   summary: string;

@@ -16,10 +16,12 @@ import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { checkBroker, probeBroker } from './broker.js';
 import { checkCameraLive, checkCameraStatic, gatherCameraFacts } from './camera.js';
 import { checkDisk, gatherDiskFacts } from './disk.js';
+import { checkIdentity, probeDuplicateClient, type DuplicateProbe } from './identity.js';
 import { checkCascade, checkModelLoad, type ModelLoad } from './model.js';
 import { checkOpenCvBuild } from './opencv.js';
 import { fail, ok, skip, summarize, warn, type CheckResult, type DoctorReport } from './result.js';
 import { checkArchitecture, checkClock, checkNodeVersion, gatherClockFacts } from './system.js';
+import { deriveDeviceIdentity, readIdentityFacts, type IdentityFacts } from '../system/identity.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -34,6 +36,10 @@ export interface DoctorOptions {
   cameraTimeoutMs?: number;
   /** Is the kiosk service running (it then holds the camera)? Default: asks systemctl. */
   serviceActive?: () => Promise<boolean>;
+  /** Host name, machine id, board serial (default: this machine's). */
+  identityFacts?: IdentityFacts;
+  /** How long to watch the broker for another client with this device's id (default 3 s). */
+  identityWatchMs?: number;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
@@ -187,6 +193,19 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   if (!config) checks.push(skip('broker', 'config invalid'));
   else if (preflight || config.mqtt.broker === 'none' || config.mqtt.broker === 'embedded') checks.push(checkBroker(config.mqtt, undefined));
   else checks.push(checkBroker(config.mqtt, await probeBroker(config.mqtt, opts.brokerTimeoutMs ?? 5000)));
+
+  // Device id: a default host name, and another client with this id on the broker (they disconnect each other).
+  if (!config) checks.push(skip('identity', 'config invalid'));
+  else {
+    const identity = deriveDeviceIdentity(opts.identityFacts ?? readIdentityFacts(), config.mqtt.deviceId);
+    let probe: DuplicateProbe | undefined;
+    const brokerOk = checks.find((c) => c.id === 'broker')?.status === 'ok';
+    if (!preflight && brokerOk && config.mqtt.broker !== 'embedded' && config.mqtt.broker !== 'none') {
+      const serviceActive = await (opts.serviceActive ?? systemdServiceActive)();
+      probe = await probeDuplicateClient(config.mqtt, identity.id, { watchMs: opts.identityWatchMs ?? 3000, connectTimeoutMs: opts.brokerTimeoutMs ?? 5000, serviceActive });
+    }
+    checks.push(checkIdentity(identity, probe));
+  }
 
   // Disk for the outbox.
   if (!config) checks.push(skip('disk', 'config invalid'));

@@ -8,8 +8,6 @@
  *   <prefix>/<device>/counts         retained  emotion counts over the last closed window
  *   <prefix>/<device>/stats          retained  fps, latencies, CPU, temperature, memory, uptime, outbox
  */
-import os from 'node:os';
-
 export const TOPIC_KINDS = ['availability', 'events', 'state', 'counts', 'stats'] as const;
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
@@ -44,15 +42,8 @@ export function parseTopic(prefix: string, topic: string): { deviceId: string; k
   return { deviceId, kind: kind as TopicKind };
 }
 
-/** A device id from a host name: characters outside [A-Za-z0-9_-] become `_`; never empty. */
-export function sanitizeDeviceId(raw: string): string {
-  const s = raw.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^_+|_+$/g, '');
-  return s.length > 0 ? s : 'kiosk';
-}
-
-export function defaultDeviceId(): string {
-  return sanitizeDeviceId(os.hostname());
-}
+// The default device id: the host name, or (a distribution-default host name) one derived from /etc/machine-id.
+export { defaultDeviceId, sanitizeDeviceId } from '../system/identity.js';
 
 function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');

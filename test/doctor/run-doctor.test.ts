@@ -40,9 +40,9 @@ after(async () => {
 });
 
 test('a working set-up: every check ok, the untrained model flagged, a frame read through OpenCV', async () => {
-  const report = await runDoctor({ configFile: good, env: {}, serviceActive: async () => false });
+  const report = await runDoctor({ configFile: good, env: {}, serviceActive: async () => false, identityFacts: { hostname: 'kiosk-lobby', machineId: undefined, serial: undefined } });
   const by = Object.fromEntries(report.checks.map((c) => [c.id, c]));
-  for (const id of ['platform', 'node', 'config', 'opencv', 'cascade', 'camera', 'camera-read', 'broker', 'disk']) assert.equal(by[id]?.status, 'ok', `${id}: ${JSON.stringify(by[id])}`);
+  for (const id of ['platform', 'node', 'config', 'opencv', 'cascade', 'camera', 'camera-read', 'broker', 'identity', 'disk']) assert.equal(by[id]?.status, 'ok', `${id}: ${JSON.stringify(by[id])}`);
   assert.equal(by.model?.status, 'warn');
   assert.match(by['camera-read']!.summary, /read a 720x528 frame/);
   assert.equal(report.exitCode, 0);
@@ -53,7 +53,7 @@ test('emotion-kiosk doctor --json prints machine-readable results', () => {
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout) as { ok: boolean; checks: { id: string; status: string }[] };
   assert.equal(json.ok, true);
-  assert.deepEqual(json.checks.map((c) => c.id), ['platform', 'node', 'clock', 'config', 'opencv', 'cascade', 'model', 'camera', 'camera-read', 'broker', 'disk']);
+  assert.deepEqual(json.checks.map((c) => c.id), ['platform', 'node', 'clock', 'config', 'opencv', 'cascade', 'model', 'camera', 'camera-read', 'broker', 'identity', 'disk']);
 });
 
 test('a broken set-up: exit 1 and a fix under every FAIL', async () => {
