@@ -20,7 +20,6 @@ import { FaceTracker } from '../pipeline/face-tracker.js';
 import { KioskPipeline, type DisplayPort } from '../pipeline/kiosk-pipeline.js';
 import { localDeviceIdentity } from '../system/identity.js';
 import { createWatchdogSink } from '../system/watchdog.js';
-import { createWatchdogSink } from '../system/watchdog.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { parsePositiveInt } from './evaluate.js';
@@ -175,12 +174,6 @@ export async function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
     await classifier.close();
     throw new StartupError(err.message);
   });
-  // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
-  const watchdog = createWatchdogSink(process.env, logger.child('systemd'));
-  if (watchdog) {
-    await watchdog.start();
-    sinks.push(watchdog);
-  }
   // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
   const watchdog = createWatchdogSink(process.env, logger.child('systemd'));
   if (watchdog) {
