@@ -1,10 +1,25 @@
 /** `emotion-kiosk evaluate`: accuracy of a model on labelled face crops, through the runtime's own preprocessing. */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { COMMANDS } from './commands.js';
-import { loadGrayImage } from '../detection/haar-detector.js';
+import { createFrameSource } from '../capture/create-source.js';
+import type { Frame, FrameSource } from '../capture/types.js';
+import { loadConfig } from '../config/load.js';
+import type { KioskConfig } from '../config/schema.js';
+import { HaarFaceDetector, loadGrayImage } from '../detection/haar-detector.js';
+import { clipReport, toClipEvent, type ClipEvent, type ClipReport, type RecordedFrame } from '../evaluation/clip-metrics.js';
+import { parseClipTruth, type ClipTruth } from '../evaluation/clip-plan.js';
+import type { Box } from '../events/types.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
+import type { Emotion } from '../model/labels.js';
 import { listLabelledImages } from '../model/labelled-folder.js';
 import { argmax, confusionMatrix, reportFromConfusion, type ClassificationReport } from '../model/metrics.js';
+import { FaceTracker } from '../pipeline/face-tracker.js';
+import { KioskPipeline, type ClassifierPort, type FaceDetectorPort } from '../pipeline/kiosk-pipeline.js';
+import { createLogger } from '../util/logger.js';
+import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { round } from '../util/stats.js';
 
 export interface EvaluationResult extends ClassificationReport {
@@ -86,17 +101,175 @@ export function registerEvaluateCommand(program: Command): void {
   program
     .command('evaluate')
     .description(COMMANDS.evaluate.summary)
-    .requiredOption('--model <file.onnx>', 'ONNX model with its manifest next to it')
-    .requiredOption('--data <folder>', 'folder of <class>/<image> face crops')
+    .option('--model <file.onnx>', 'ONNX model with its manifest next to it (default: model.path of the config, else the shipped model)')
+    .option('--data <folder>', 'folder of <class>/<image> face crops')
+    .option('--clip <clip.avi>', 'an evaluation clip (scripts/make-eval-clip.ts) with its clip.json beside it: runs the kiosk pipeline on it')
+    .option('--config <file>', '--clip: the kiosk config whose detection and tracking settings to use (default: $EMOTION_KIOSK_CONFIG, else defaults)')
+    .option('--save-frames <file.json>', '--clip: write what the detector and classifier saw on each frame (to replay the tracker with other settings)')
     .option('--prefix <name>', 'only files whose name starts with this (PublicTest_ / PrivateTest_)')
     .option('--limit <n>', 'only the first n images', (v) => parsePositiveInt(v, '--limit'))
     .option('--batch <n>', 'faces per session run', (v) => parsePositiveInt(v, '--batch'), 64)
     .option('--threads <n>', 'onnxruntime intra-op threads', (v) => parsePositiveInt(v, '--threads'), 1)
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { model: string; data: string; prefix?: string; limit?: number; batch: number; threads: number; json?: boolean }) => {
-      const result = await evaluateModel(opts);
-      process.stdout.write((opts.json ? JSON.stringify(result, null, 2) : formatEvaluation(result)) + '\n');
-    });
+    .action(
+      async (opts: { model?: string; data?: string; clip?: string; config?: string; saveFrames?: string; prefix?: string; limit?: number; batch: number; threads: number; json?: boolean }) => {
+        if ((opts.data === undefined) === (opts.clip === undefined)) throw new InvalidArgumentError('give either --data <folder> or --clip <clip.avi>');
+        if (opts.clip !== undefined) {
+          const result = await evaluateClip({ clip: opts.clip, model: opts.model, config: opts.config, threads: opts.threads, saveFrames: opts.saveFrames });
+          process.stdout.write((opts.json ? JSON.stringify(result, null, 2) : formatClipEvaluation(result)) + '\n');
+          return;
+        }
+        const result = await evaluateModel({ ...opts, data: opts.data!, model: opts.model ?? defaultModel() });
+        process.stdout.write((opts.json ? JSON.stringify(result, null, 2) : formatEvaluation(result)) + '\n');
+      },
+    );
+}
+
+function defaultModel(config?: KioskConfig): string {
+  return config?.model.path ?? loadConfig({}).config.model.path ?? defaultModelPath;
+}
+
+export interface ClipEvaluationResult extends Omit<ClipReport, 'perPair'> {
+  model: string;
+  modelName: string;
+  modelVersion: string;
+  clip: string;
+  /** The settings the run used (the kiosk's configuration). */
+  detectionSettings: KioskConfig['detection'];
+  tracking: KioskConfig['tracking'];
+  warnings: string[];
+  wallSeconds: number;
+  perPair: ClipReport['perPair'];
+}
+
+/** The truth file of a clip: clip.json beside it. */
+export function clipTruthPath(clip: string): string {
+  return path.join(path.dirname(path.resolve(clip)), 'clip.json');
+}
+
+/**
+ * `evaluate --clip`: the kiosk's own pipeline (file source on the clip's clock, Haar detector and tracker with the
+ * configured settings, the classifier) over an evaluation clip, scored against its clip.json; the same images are
+ * classified as native crops (as `evaluate --data` does) for comparison.
+ */
+export async function evaluateClip(opts: { clip: string; model?: string; config?: string; threads?: number; saveFrames?: string }): Promise<ClipEvaluationResult> {
+  const truthFile = clipTruthPath(opts.clip);
+  if (!existsSync(opts.clip)) throw new Error(`clip ${opts.clip} not found`);
+  if (!existsSync(truthFile)) throw new Error(`${truthFile} not found: --clip needs the clip.json that scripts/make-eval-clip.ts writes beside the clip`);
+  let truth: ClipTruth;
+  try {
+    truth = parseClipTruth(JSON.parse(readFileSync(truthFile, 'utf8')), truthFile);
+  } catch (err) {
+    throw new Error(err instanceof SyntaxError ? `${truthFile}: not JSON (${err.message})` : (err as Error).message);
+  }
+  const { config } = loadConfig({ file: opts.config });
+  const warnings: string[] = [];
+  if (truth.gapMs <= config.tracking.maxMissingMs) {
+    warnings.push(`the clip's gaps (${truth.gapMs} ms) are not longer than tracking.maxMissingMs (${config.tracking.maxMissingMs} ms): faces of one slot may share a track`);
+  }
+  const modelPath = opts.model ?? defaultModel(config);
+  const logger = createLogger('warn', 'evaluate');
+  const classifier = await EmotionClassifier.load(modelPath, { intraOpThreads: opts.threads ?? 1 });
+  try {
+    const labels = classifier.manifest.labels;
+    // Native crops: each image once, through the same classifier.
+    const images = [...new Set(truth.items.flatMap((it) => it.segments.map((s) => s.image)))];
+    const native = new Map<string, Emotion>();
+    for (let i = 0; i < images.length; i += 64) {
+      const chunk = images.slice(i, i + 64);
+      const rows = await classifier.classifyRaw(chunk.map((f) => loadGrayImage(f, classifier.inputSize)));
+      rows.forEach((row, j) => native.set(chunk[j]!, labels[argmax(row)]!));
+    }
+
+    const detector = HaarFaceDetector.load(config.detection.cascade ?? defaultCascadePath, config.detection);
+    const inner = createFrameSource(path.resolve(opts.clip), { ...config.camera, realtime: false, loop: false }, logger);
+    const recorded: RecordedFrame[] = [];
+    let current: Frame | undefined;
+    let pendingBoxes: Box[] = [];
+    const source: FrameSource = {
+      get description() {
+        return inner.description;
+      },
+      get fps() {
+        return inner.fps;
+      },
+      open: () => inner.open(),
+      close: () => inner.close(),
+      read: async () => (current = (await inner.read()) ?? undefined) ?? null,
+    };
+    const recordingDetector: FaceDetectorPort = {
+      detectAndCrop(mat, cropSize) {
+        const faces = detector.detectAndCrop(mat, cropSize);
+        pendingBoxes = faces.map((f) => f.box);
+        return faces;
+      },
+    };
+    const recordingClassifier: ClassifierPort = {
+      inputSize: classifier.inputSize,
+      async classify(crops) {
+        const scores = await classifier.classify(crops);
+        const f = current!;
+        recorded.push({ index: f.index, timestamp: f.timestamp, clockMs: f.mediaMs ?? f.timestamp, detections: pendingBoxes.map((box, i) => ({ box, scores: scores[i]! })) });
+        return scores;
+      },
+    };
+    const events: ClipEvent[] = [];
+    const modelRef = { name: classifier.manifest.name, version: classifier.manifest.version };
+    const tracker = new FaceTracker(config.tracking, modelRef, randomUUID);
+    await source.open();
+    let summary;
+    try {
+      summary = await new KioskPipeline({
+        source,
+        detector: recordingDetector,
+        classifier: recordingClassifier,
+        tracker,
+        sinks: [{ name: 'clip-evaluation', onEvent: (ev) => void events.push(toClipEvent(ev)) }],
+        logger,
+        detectEveryNthFrame: config.detection.everyNthFrame,
+      }).run();
+    } finally {
+      await source.close();
+    }
+    if (summary.frames !== truth.frames) warnings.push(`the clip has ${summary.frames} frames, clip.json says ${truth.frames}`);
+    if (opts.saveFrames) writeFileSync(opts.saveFrames, JSON.stringify({ clip: path.resolve(opts.clip), tracking: config.tracking, frames: recorded, native: Object.fromEntries(native) }) + '\n');
+    const report = clipReport({ truth, frames: recorded, events, native, framesRead: summary.frames });
+    return {
+      model: modelPath,
+      modelName: classifier.manifest.name,
+      modelVersion: classifier.manifest.version,
+      clip: path.resolve(opts.clip),
+      detectionSettings: config.detection,
+      tracking: config.tracking,
+      ...report,
+      warnings,
+      wallSeconds: summary.wallSeconds,
+    };
+  } finally {
+    await classifier.close();
+  }
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function formatClipEvaluation(r: ClipEvaluationResult): string {
+  const p = r.pairs;
+  const lines = [
+    `model ${r.model} (${r.modelName} ${r.modelVersion})`,
+    `clip  ${r.clip}: ${r.frames} frames, ${r.framesScanned} scanned by the detector, ${p.n} pairs + ${r.statics.n} statics`,
+    `detection   ${pct(r.detection.rate)} of ${r.detection.truthFaces} face-frames (IoU >= 0.3); ${r.detection.falseDetections} false detections`,
+    `accuracy    detected faces ${pct(r.accuracy.detected)} vs the same faces as native crops ${pct(r.accuracy.nativeSameFrames)} (${r.accuracy.deltaPoints >= 0 ? '+' : ''}${r.accuracy.deltaPoints} points, ${r.accuracy.n} face-frames); ` +
+      `top class = native ${pct(r.accuracy.agreementWithNative)}; native on all ${r.accuracy.nativeImages.n} images ${pct(r.accuracy.nativeImages.accuracy)}`,
+    `pairs       followed ${p.followed}/${p.followable} (${pct(p.followRate)}) with the native predictions differing; ` +
+      `on pairs the classifier gets right ${p.followedCorrect}/${p.correct} (${pct(p.followRateCorrect)})`,
+    `            appeared as A's prediction ${p.appearedAsNative}/${p.n}, changed to B's ${p.changedToNative}/${p.n}, changes before the switch ${p.changesBeforeSwitch}, ` +
+      `untracked ${p.untracked}, split ${p.split}` + (p.followMsP50 !== null ? `, follow time p50 ${Math.round(p.followMsP50)} ms (max ${Math.round(p.followMsMax!)})` : ''),
+    `statics     ${r.statics.changes} emotion_changed on ${r.statics.n} static faces (${r.statics.facesWithChanges} faces changed; ${r.statics.tracked} tracked)`,
+    `events      appeared ${r.events.appeared}, emotion_changed ${r.events.emotion_changed}, left ${r.events.left}; ${r.tracks.total} tracks, ${r.tracks.unattributed} on no truth face`,
+    `tracking    ${Object.entries(r.tracking).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+  ];
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
 }
 
 export function parsePositiveInt(v: string, flag: string): number {
