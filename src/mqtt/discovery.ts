@@ -118,3 +118,33 @@ function statsSensor(i: DiscoveryInput, objectId: string, name: string, tpl: str
     },
   };
 }
+
+/** Least time between two discovery bursts asked for by Home Assistant (`<discoveryPrefix>/status` = online). */
+export const DISCOVERY_MIN_INTERVAL_MS = 30_000;
+
+/**
+ * Anyone who may publish to `homeassistant/status` could otherwise make the kiosk re-send its whole discovery set
+ * (and state) as fast as they publish. One burst per interval; the configs are retained, so a skipped request
+ * still finds them on the broker.
+ */
+export class DiscoveryThrottle {
+  private last: number | null = null;
+
+  constructor(
+    private readonly minIntervalMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** True when a burst may go now (and counts it); false within the interval of the last one. */
+  take(): boolean {
+    const t = this.now();
+    if (this.last !== null && t - this.last < this.minIntervalMs && t >= this.last) return false;
+    this.last = t;
+    return true;
+  }
+
+  /** Milliseconds since the last burst (null before the first). */
+  sinceLast(): number | null {
+    return this.last === null ? null : this.now() - this.last;
+  }
+}

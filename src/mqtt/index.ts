@@ -8,7 +8,7 @@ import type { EventSink, FaceEvent, FrameReport, ModelRef } from '../events/type
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/paths.js';
 import type { ConnectionSettings } from './connection.js';
-import { discoveryMessages } from './discovery.js';
+import { DISCOVERY_MIN_INTERVAL_MS, DiscoveryThrottle, discoveryMessages } from './discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { sampleHealth } from './health.js';
 import { Outbox } from './outbox.js';
@@ -151,9 +151,18 @@ class KioskMqttSink implements MqttSink {
     });
     this.publisher = publisher;
     if (discovery.length > 0) {
-      // Home Assistant asks integrations to re-send discovery (and then state) when it comes online.
-      publisher.subscribe(`${m.homeAssistant.discoveryPrefix}/status`, (payload) => {
+      // Home Assistant asks integrations to re-send discovery (and then state) when it comes online: at most one
+      // burst per DISCOVERY_MIN_INTERVAL_MS, whoever publishes there (the configs are retained anyway).
+      const statusTopic = `${m.homeAssistant.discoveryPrefix}/status`;
+      const throttle = new DiscoveryThrottle(DISCOVERY_MIN_INTERVAL_MS, this.now);
+      publisher.subscribe(statusTopic, (payload) => {
         if (payload.toString().trim() !== 'online') return;
+        const ago = throttle.sinceLast();
+        if (!throttle.take()) {
+          this.log.debug(`${statusTopic} online: discovery not re-sent, the last burst was ${((ago ?? 0) / 1000).toFixed(1)} s ago (at most one per ${DISCOVERY_MIN_INTERVAL_MS / 1000} s)`);
+          return;
+        }
+        this.log.info(`${statusTopic} online: Home Assistant restarted, discovery re-sent`);
         for (const d of discovery) publisher.publishNow(d.topic, d.payload, true);
         this.publishState(true);
       });
