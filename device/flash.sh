@@ -5,8 +5,11 @@
 #
 #   sudo device/flash.sh --image 2025-05-13-raspios-bookworm-arm64-lite.img.xz --target /dev/sdX \
 #     --hostname kiosk-1 --user kiosk --ssh-key ~/.ssh/id_ed25519.pub \
-#     --wifi-ssid MyNet --wifi-password secret --wifi-country GB \
+#     --wifi-ssid MyNet --wifi-password-file ~/wifi.pass --wifi-country GB \
 #     --broker mqtt://broker.lan:1883 --bundle emotion-kiosk-0.1.0.tar.gz
+#
+# Passwords are read from a file or typed at a prompt (FILE "-": the terminal, or one line on stdin), never taken
+# on the command line, and never passed on any program's command line: they would show in `ps` for the whole write.
 #
 # The boot partition is edited with mtools (no mount, no loop device). Two first-boot formats exist:
 #   systemd   firstrun.sh + `systemd.run=` in cmdline.txt: Raspberry Pi OS Bullseye, Bookworm and the first
@@ -26,13 +29,16 @@ BOOT_ONLY=0
 HOSTNAME_=""
 USER_=""
 PASSWORD=""
+PASSWORD_FILE=""
 SSH_KEYS=()
 WIFI_SSID=""
 WIFI_PASSWORD=""
+WIFI_PASSWORD_FILE=""
 WIFI_COUNTRY=""
 BROKER=""
 MQTT_USERNAME=""
 MQTT_PASSWORD=""
+MQTT_PASSWORD_FILE=""
 CAMERA=""
 BUNDLE=""
 KIOSK=headless
@@ -41,6 +47,7 @@ INIT_FORMAT=auto
 YES=0
 DRY_RUN=0
 WORK=""
+WIFI_PSK=""
 
 usage() {
   cat <<EOF
@@ -52,11 +59,12 @@ Usage: $0 --image FILE --target DISK|FILE.img [options]
   --boot-only            do not write an image: only add provisioning to the target's boot partition
   --hostname NAME        device host name (also the kiosk's MQTT device id by default)
   --user NAME            login user (Raspberry Pi OS has no default user since 2022-04)
-  --password PASSWORD    its password (stored as a SHA-512 crypt hash); without it, key-only login
+  --password-file FILE   its password, the first line of FILE (stored as a SHA-512 crypt hash); without it,
+                         key-only login. FILE "-": typed at a prompt, or one line on stdin
   --ssh-key FILE         public key allowed to log in over SSH (repeatable); enables SSH
-  --wifi-ssid SSID       Wi-Fi network; --wifi-password, --wifi-country CC (e.g. GB, DE, US) go with it
+  --wifi-ssid SSID       Wi-Fi network; --wifi-password-file FILE|-, --wifi-country CC (e.g. GB, DE, US) go with it
   --broker URL           MQTT broker for the kiosk (mqtt://host:1883, mqtts://..., embedded, none)
-  --mqtt-username U, --mqtt-password P
+  --mqtt-username U, --mqtt-password-file FILE|-
   --camera SOURCE        camera source for the config (default on a Pi: rpicam)
   --bundle FILE          release bundle from 'npm run bundle' (required unless --boot-only on a prepared card)
   --kiosk MODE           headless (default) | dashboard
@@ -75,6 +83,38 @@ say() { printf '%s\n' "$*"; }
 cleanup() { if [[ -n $WORK && -d $WORK ]]; then rm -rf -- "$WORK"; fi; }
 trap cleanup EXIT
 
+# read_secret VAR FILE WHAT: the first line of FILE into VAR; FILE "-" is the terminal (a prompt, not echoed) or,
+# when stdin is not a terminal, one line of stdin.
+read_secret() {
+  local -n var=$1
+  local file=$2 what=$3 line=""
+  if [[ $file == - ]]; then
+    if [[ -t 0 ]]; then
+      IFS= read -r -s -p "$what: " line || true
+      printf '\n' >&2
+    else
+      IFS= read -r line || [[ -n $line ]] || die "$what: nothing on stdin (give it as one line, or use a file)"
+    fi
+  else
+    [[ -f $file && -r $file ]] || die "$what: $file is not a readable file"
+    IFS= read -r line <"$file" || [[ -n $line ]] || die "$what: $file is empty"
+  fi
+  line=${line%$'\r'}
+  [[ -n $line ]] || die "$what: empty password (${file/#-/stdin})"
+  # shellcheck disable=SC2034 # a nameref
+  var=$line
+}
+
+read_passwords() {
+  local stdin_users=0 f
+  for f in "$PASSWORD_FILE" "$WIFI_PASSWORD_FILE" "$MQTT_PASSWORD_FILE"; do [[ $f == - ]] && stdin_users=$((stdin_users + 1)); done
+  ((stdin_users <= 1)) || die "only one of --password-file, --wifi-password-file, --mqtt-password-file can be - (stdin): put the others in files"
+  [[ -z $PASSWORD_FILE ]] || read_secret PASSWORD "$PASSWORD_FILE" "login password for ${USER_:-the user}"
+  [[ -z $WIFI_PASSWORD_FILE ]] || read_secret WIFI_PASSWORD "$WIFI_PASSWORD_FILE" "Wi-Fi password${WIFI_SSID:+ for $WIFI_SSID}"
+  [[ -z $MQTT_PASSWORD_FILE ]] || read_secret MQTT_PASSWORD "$MQTT_PASSWORD_FILE" "MQTT password${MQTT_USERNAME:+ for $MQTT_USERNAME}"
+  return 0
+}
+
 parse_args() {
   while (($#)); do
     case $1 in
@@ -83,14 +123,16 @@ parse_args() {
       --boot-only) BOOT_ONLY=1 ;;
       --hostname) HOSTNAME_=${2:?--hostname needs a name}; shift ;;
       --user) USER_=${2:?--user needs a name}; shift ;;
-      --password) PASSWORD=${2:?--password needs a value}; shift ;;
+      --password | --wifi-password | --mqtt-password)
+        die "$1 takes no password on the command line (ps and the shell history would show it): use $1-file FILE (its first line), or $1-file - to type it or pipe it on stdin" ;;
+      --password-file) PASSWORD_FILE=${2:?--password-file needs a file (or - for a prompt/stdin)}; shift ;;
       --ssh-key) SSH_KEYS+=("${2:?--ssh-key needs a file}"); shift ;;
       --wifi-ssid) WIFI_SSID=${2:?--wifi-ssid needs a value}; shift ;;
-      --wifi-password) WIFI_PASSWORD=${2:?--wifi-password needs a value}; shift ;;
+      --wifi-password-file) WIFI_PASSWORD_FILE=${2:?--wifi-password-file needs a file (or - for a prompt/stdin)}; shift ;;
       --wifi-country) WIFI_COUNTRY=${2:?--wifi-country needs a code}; shift ;;
       --broker) BROKER=${2:?--broker needs a URL}; shift ;;
       --mqtt-username) MQTT_USERNAME=${2:?--mqtt-username needs a value}; shift ;;
-      --mqtt-password) MQTT_PASSWORD=${2:?--mqtt-password needs a value}; shift ;;
+      --mqtt-password-file) MQTT_PASSWORD_FILE=${2:?--mqtt-password-file needs a file (or - for a prompt/stdin)}; shift ;;
       --camera) CAMERA=${2:?--camera needs a source}; shift ;;
       --bundle) BUNDLE=${2:?--bundle needs a file}; shift ;;
       --kiosk) KIOSK=${2:?--kiosk needs headless or dashboard}; shift ;;
@@ -104,6 +146,7 @@ parse_args() {
     shift
   done
   [[ -n $TARGET ]] || { usage >&2; die "--target is required"; }
+  read_passwords
   if ((BOOT_ONLY)); then
     [[ -z $IMAGE ]] || die "--boot-only writes no image: drop --image"
   else
@@ -115,6 +158,9 @@ parse_args() {
       *) die "image $IMAGE: expected .img, .img.xz or .img.gz" ;;
     esac
     case $IMAGE in *armhf*) die "image $IMAGE is a 32-bit (armhf) build: the kiosk needs the 64-bit (arm64) image" ;; esac
+    if [[ -e $TARGET && $IMAGE -ef $TARGET ]]; then
+      die "--target $TARGET is the image itself (--image $IMAGE): writing it would destroy the image. Give the SD card (/dev/sdX) or a new file name"
+    fi
   fi
   case $KIOSK in headless | dashboard) ;; *) die "--kiosk must be headless or dashboard" ;; esac
   case $INIT_FORMAT in auto | systemd | cloudinit) ;; *) die "--init-format must be auto, systemd or cloudinit" ;; esac
@@ -122,7 +168,7 @@ parse_args() {
     die "--hostname '$HOSTNAME_': letters, digits and inner hyphens only, at most 63 characters"
   fi
   if [[ -n $USER_ && ! $USER_ =~ ^[a-z_][a-z0-9_-]{0,31}$ ]]; then die "--user '$USER_': lowercase letters, digits, _ and - only"; fi
-  if [[ -n $PASSWORD && -z $USER_ ]]; then die "--password needs --user"; fi
+  if [[ -n $PASSWORD && -z $USER_ ]]; then die "--password-file needs --user"; fi
   local k
   for k in "${SSH_KEYS[@]}"; do
     [[ -r $k ]] || die "--ssh-key $k: no such readable file"
@@ -132,10 +178,10 @@ parse_args() {
   if [[ -n $WIFI_SSID ]]; then
     [[ -n $WIFI_COUNTRY ]] || die "--wifi-ssid needs --wifi-country (e.g. GB): Wi-Fi stays blocked without a regulatory country"
     if [[ -n $WIFI_PASSWORD ]] && ((${#WIFI_PASSWORD} < 8 || ${#WIFI_PASSWORD} > 63)); then
-      die "--wifi-password must be 8 to 63 characters (WPA2 passphrase)"
+      die "the Wi-Fi password must be 8 to 63 characters (WPA2 passphrase), it has ${#WIFI_PASSWORD}"
     fi
   elif [[ -n $WIFI_PASSWORD || -n $WIFI_COUNTRY ]]; then
-    die "--wifi-password/--wifi-country need --wifi-ssid"
+    die "--wifi-password-file/--wifi-country need --wifi-ssid"
   fi
   if [[ -n $WIFI_COUNTRY && ! $WIFI_COUNTRY =~ ^[A-Z]{2}$ ]]; then die "--wifi-country: two capital letters (GB, DE, US)"; fi
   if [[ -n $BROKER && ! $BROKER =~ ^(embedded|none|mqtts?://.+|wss?://.+)$ ]]; then
@@ -199,6 +245,93 @@ system_disks() {
   return 0
 }
 
+# Block devices are opened exclusively (O_EXCL): the kernel then refuses while anything holds the disk or one of its
+# partitions (a mount, an LVM volume group, an MD RAID array, a ZFS pool, dm-crypt, swap), also what the mount table
+# does not show. Bash cannot open O_EXCL: python3 does.
+#   probe DISK PART...: open each exclusively and close it again
+#   write DISK PART...: probe the partitions, then copy stdin to DISK through an exclusive descriptor, fsync
+# Busy devices are listed on fd 3, exit 3; other errors exit 1 with the reason.
+readonly EXCL_PY='
+import errno, os, sys
+mode, target, parts = sys.argv[1], sys.argv[2], sys.argv[3:]
+def excl(path, flags):
+    try:
+        return os.open(path, flags | os.O_EXCL)
+    except OSError as e:
+        if e.errno == errno.EBUSY:
+            return None
+        sys.exit("cannot open %s exclusively: %s" % (path, e.strerror))
+busy = []
+for p in parts + ([target] if mode == "probe" else []):
+    fd = excl(p, os.O_RDONLY)
+    if fd is None: busy.append(p)
+    else: os.close(fd)
+fd = None
+if not busy and mode == "write":
+    fd = excl(target, os.O_WRONLY)
+    if fd is None: busy.append(target)
+if busy:
+    os.write(3, (" ".join(busy) + "\n").encode())
+    sys.exit(3)
+if fd is not None:
+    total, report = 0, 0
+    while True:
+        block = sys.stdin.buffer.read(4 << 20)
+        if not block: break
+        view = memoryview(block)
+        while view:
+            view = view[os.write(fd, view):]
+        total += len(block)
+        if total >= report:
+            sys.stderr.write("\r%d MiB written" % (total >> 20)); sys.stderr.flush(); report += 64 << 20
+    os.fsync(fd)
+    os.close(fd)
+    sys.stderr.write("\r%d MiB written and flushed\n" % (total >> 20))
+'
+
+# /dev/<name> of each partition of the whole disk DISK (a name such as sdb).
+partitions_of() {
+  local p
+  for p in /sys/class/block/"$1"/"$1"*; do
+    [[ -f $p/partition && -b /dev/${p##*/} ]] && printf '/dev/%s\n' "${p##*/}"
+  done
+  return 0
+}
+
+# "sdb1 (held by dm-0)" for each of the disk's devices with a holder in sysfs (LVM, MD, dm-crypt).
+holders_of() {
+  local d h out=()
+  for d in /sys/class/block/"$1" /sys/class/block/"$1"/"$1"*; do
+    [[ -d $d/holders ]] || continue
+    for h in "$d"/holders/*; do out+=("${d##*/} held by ${h##*/}"); done
+  done
+  printf '%s' "${out[*]}"
+}
+
+# Runs EXCL_PY MODE for TARGET; dies with what holds it when the kernel says busy.
+exclusive() {
+  local mode=$1 disk rc=0 busy_file parts=()
+  disk=$(basename "$(readlink -f "$TARGET")")
+  mapfile -t parts < <(partitions_of "$disk")
+  command -v python3 >/dev/null || die "python3 is needed to open $TARGET exclusively (apt install python3)"
+  busy_file=$(mktemp)
+  if [[ $mode == write ]]; then
+    "${CAT_CMD[@]}" "$IMAGE" | python3 -c "$EXCL_PY" write "$TARGET" "${parts[@]}" 3>"$busy_file" || rc=$?
+  else
+    python3 -c "$EXCL_PY" probe "$TARGET" "${parts[@]}" 3>"$busy_file" || rc=$?
+  fi
+  local busy holders
+  busy=$(cat "$busy_file")
+  rm -f "$busy_file"
+  if ((rc == 3)); then
+    holders=$(holders_of "$disk")
+    die "$TARGET is in use: the kernel refuses to open ${busy// /, } exclusively${holders:+ ($holders)}. Something holds it: a mounted partition, an LVM volume group, an MD RAID array, a ZFS pool, dm-crypt or swap. Check with: lsblk -o NAME,TYPE,FSTYPE,MOUNTPOINTS $TARGET; release it (umount, vgchange -an VG, mdadm --stop /dev/mdX, zpool export POOL, swapoff) or pick the SD card's device. Nothing was written"
+  elif ((rc != 0)); then
+    if [[ $mode == write ]]; then die "writing $IMAGE to $TARGET failed (corrupt download? card removed?)"; fi
+    die "$TARGET cannot be opened exclusively (see above)"
+  fi
+}
+
 check_block_target() {
   local disk
   disk=$(basename "$(readlink -f "$TARGET")")
@@ -217,6 +350,11 @@ check_block_target() {
   done <"$MOUNTS"
   if ((${#mounted[@]})); then
     die "$TARGET is mounted (${mounted[*]}): unmount it first (sudo umount ${mounted[0]%% on *}), then run this again"
+  fi
+  if ((EUID == 0)); then
+    exclusive probe
+  else
+    say "[dry-run] not root: cannot check that the kernel lets $TARGET be opened exclusively (the real run does)"
   fi
 }
 
@@ -241,23 +379,26 @@ confirm() {
   [[ $answer == yes ]] || die "cancelled; nothing was written"
 }
 
+CAT_CMD=(cat)
 write_image() {
-  local cat_cmd=(cat)
   case $IMAGE in
-    *.xz) cat_cmd=(xz -dc) ;;
-    *.gz) cat_cmd=(gzip -dc) ;;
+    *.xz) CAT_CMD=(xz -dc) ;;
+    *.gz) CAT_CMD=(gzip -dc) ;;
   esac
-  command -v "${cat_cmd[0]}" >/dev/null || die "${cat_cmd[0]} is needed to decompress $IMAGE (apt install xz-utils)"
+  command -v "${CAT_CMD[0]}" >/dev/null || die "${CAT_CMD[0]} is needed to decompress $IMAGE (apt install xz-utils)"
   if ((DRY_RUN)); then
     say "[dry-run] would write $IMAGE to $TARGET"
     return
   fi
   say "Writing $IMAGE to $TARGET ..."
-  local dd_args=(of="$TARGET" bs=4M status=progress)
-  if [[ -b $TARGET ]]; then dd_args+=(oflag=direct conv=fsync); else dd_args+=(conv=fsync); fi
-  # A file target is replaced, never appended to.
-  [[ -b $TARGET ]] || : >"$TARGET"
-  "${cat_cmd[@]}" "$IMAGE" | dd "${dd_args[@]}" 2>&1 || die "writing $IMAGE to $TARGET failed (corrupt download? card removed?)"
+  if [[ -b $TARGET ]]; then
+    # Through an exclusive descriptor: refused while anything holds the disk.
+    exclusive write
+  else
+    # A file target is replaced, never appended to.
+    : >"$TARGET"
+    "${CAT_CMD[@]}" "$IMAGE" | dd of="$TARGET" bs=4M status=progress conv=fsync 2>&1 || die "writing $IMAGE to $TARGET failed (corrupt download? full disk?)"
+  fi
   sync
   if [[ -b $TARGET ]]; then blockdev --rereadpt "$TARGET" 2>/dev/null || partprobe "$TARGET" 2>/dev/null || true; fi
 }
@@ -309,10 +450,11 @@ json_str() {
   printf '"%s"' "$s"
 }
 
+# Secrets reach the helpers on stdin (printf is a shell builtin): never on a command line.
 password_hash() {
-  if command -v openssl >/dev/null; then openssl passwd -6 -stdin <<<"$PASSWORD"
-  elif command -v mkpasswd >/dev/null; then mkpasswd -m sha-512 -s <<<"$PASSWORD"
-  else die "--password needs openssl (or mkpasswd from whois) to hash it"; fi
+  if command -v openssl >/dev/null; then printf '%s\n' "$PASSWORD" | openssl passwd -6 -stdin
+  elif command -v mkpasswd >/dev/null; then printf '%s\n' "$PASSWORD" | mkpasswd -m sha-512 -s
+  else die "--password-file needs openssl (or mkpasswd from whois) to hash the password"; fi
 }
 
 # WPA2 PSK from the passphrase (PBKDF2-HMAC-SHA1, 4096 rounds), as Raspberry Pi Imager stores it: the
@@ -320,9 +462,9 @@ password_hash() {
 wifi_psk() {
   [[ -n $WIFI_PASSWORD ]] || return 0
   if command -v python3 >/dev/null; then
-    python3 -c 'import hashlib,sys; print(hashlib.pbkdf2_hmac("sha1", sys.argv[1].encode(), sys.argv[2].encode(), 4096, 32).hex())' "$WIFI_PASSWORD" "$WIFI_SSID"
+    printf '%s' "$WIFI_PASSWORD" | python3 -c 'import hashlib,sys; print(hashlib.pbkdf2_hmac("sha1", sys.stdin.buffer.read(), sys.argv[1].encode(), 4096, 32).hex())' "$WIFI_SSID"
   elif command -v node >/dev/null; then
-    node -e 'console.log(require("crypto").pbkdf2Sync(process.argv[1], process.argv[2], 4096, 32, "sha1").toString("hex"))' "$WIFI_PASSWORD" "$WIFI_SSID"
+    printf '%s' "$WIFI_PASSWORD" | node -e 'console.log(require("crypto").pbkdf2Sync(require("fs").readFileSync(0), process.argv[1], 4096, 32, "sha1").toString("hex"))' "$WIFI_SSID"
   else
     printf '%s\n' "$WIFI_PASSWORD"
   fi
@@ -339,6 +481,7 @@ provision_boot() {
   local pw_hash="" psk f
   [[ -n $PASSWORD ]] && pw_hash=$(password_hash)
   psk=$(wifi_psk)
+  WIFI_PSK=$psk
   fat_has cmdline.txt || die "the boot partition has no cmdline.txt: this is not a Raspberry Pi OS image"
 
   # Space: the bundle goes on the FAT partition.
@@ -349,14 +492,17 @@ provision_boot() {
     die "the boot partition has $((free / 1024 / 1024)) MiB free, the bundle needs $((need / 1024 / 1024)) MiB: make a smaller bundle (npm run bundle -- --no-npm-cache) or use --boot-only after resizing"
   fi
 
-  # emotion-kiosk/provision.env: read by firstrun.sh and firstboot.sh (bash).
+  # emotion-kiosk/provision.env: read by firstrun.sh and firstboot.sh (bash). The password hash and the PSK only
+  # for firstrun.sh (the systemd format): with cloud-init they are in user-data and network-config alone.
+  local env_hash=$pw_hash env_psk=$psk
+  if [[ $INIT_FORMAT == cloudinit ]]; then env_hash="" env_psk=""; fi
   {
     printf '# emotion-kiosk first-boot settings, written by flash.sh %s. Removed after provisioning.\n' "$(date -u +%FT%TZ)"
     printf 'EK_HOSTNAME=%q\n' "$HOSTNAME_"
     printf 'EK_USER=%q\n' "$USER_"
-    printf 'EK_PASSWORD_HASH=%q\n' "$pw_hash"
+    printf 'EK_PASSWORD_HASH=%q\n' "$env_hash"
     printf 'EK_WIFI_SSID=%q\n' "$WIFI_SSID"
-    printf 'EK_WIFI_PSK=%q\n' "$psk"
+    printf 'EK_WIFI_PSK=%q\n' "$env_psk"
     printf 'EK_WIFI_COUNTRY=%q\n' "$WIFI_COUNTRY"
     printf 'EK_KIOSK=%q\n' "$KIOSK"
     printf 'EK_WITH_MOSQUITTO=%q\n' "$WITH_MOSQUITTO"
@@ -431,7 +577,7 @@ write_cloud_init() {
       printf 'network:\n  version: 2\n  wifis:\n    wlan0:\n      dhcp4: true\n      optional: true\n'
       printf '      regulatory-domain: %s\n' "$(json_str "$WIFI_COUNTRY")"
       printf '      access-points:\n        %s:\n' "$(json_str "$WIFI_SSID")"
-      if [[ -n $WIFI_PASSWORD ]]; then printf '          password: %s\n' "$(json_str "$(wifi_psk)")"; fi
+      if [[ -n $WIFI_PSK ]]; then printf '          password: %s\n' "$(json_str "$WIFI_PSK")"; fi
     } >"$WORK/network-config"
     fat_put "$WORK/network-config" network-config
   fi

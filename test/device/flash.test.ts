@@ -4,9 +4,9 @@
  * even if a check were broken.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, pbkdf2Sync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,6 +21,13 @@ const offset = `@@${BOOT_START * 512}`;
 const STOCK_CMDLINE = 'console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait quiet splash plymouth.ignore-serial-consoles';
 let bundle = '';
 let key = '';
+/** A bundle whose device/setup.sh is a stand-in (prints its arguments, exits $EK_STUB_SETUP_EXIT): first boots are
+ * simulated with it, so the real setup.sh never runs on this machine. */
+let stubBundle = '';
+const LOGIN_PASSWORD = 's3cret pass';
+const WIFI_PASSWORD = 'wifi passphrase';
+const MQTT_PASSWORD = 'p"w\\x';
+const files = { login: '', wifi: '', mqtt: '' };
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1', ...env } });
@@ -72,17 +79,27 @@ before(() => {
   writeFileSync(path.join(path.dirname(b), 'padding.bin'), createHash('sha256').update('x').digest());
   bundle = path.join(tmp, 'emotion-kiosk-0.0.0-test.tar.gz');
   execFileSync('tar', ['-czf', bundle, '-C', path.join(tmp, 'b'), '.']);
+  const sb = path.join(tmp, 'sb', 'emotion-kiosk-0.0.0-stub', 'device');
+  mkdirSync(sb, { recursive: true });
+  writeFileSync(path.join(sb, 'setup.sh'), '#!/bin/sh\necho "stub setup.sh $*"\nexit "${EK_STUB_SETUP_EXIT:-0}"\n');
+  stubBundle = path.join(tmp, 'emotion-kiosk-0.0.0-stub.tar.gz');
+  execFileSync('tar', ['-czf', stubBundle, '-C', path.join(tmp, 'sb'), '.']);
+  for (const [k, v] of [['login', LOGIN_PASSWORD], ['wifi', WIFI_PASSWORD], ['mqtt', MQTT_PASSWORD]] as const) {
+    files[k] = path.join(tmp, `${k}.password`);
+    writeFileSync(files[k], v + '\n', { mode: 0o600 });
+  }
   key = path.join(tmp, 'id_ed25519.pub');
   writeFileSync(key, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHgcbsGt71sdS4y0a5cephOwHoGsQfW103WVhqDuT/JO operator@laptop\n');
 });
 
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const common = () => [
-  '--yes', '--hostname', 'kiosk-7', '--user', 'kiosk', '--password', 's3cret pass', '--ssh-key', key,
-  '--wifi-ssid', 'Café "Net"', '--wifi-password', 'wifi passphrase', '--wifi-country', 'GB',
-  '--broker', 'mqtts://broker.lan:8883', '--mqtt-username', 'kiosk7', '--mqtt-password', 'p"w\\x', '--bundle', bundle,
+const common = (b = bundle) => [
+  '--yes', '--hostname', 'kiosk-7', '--user', 'kiosk', '--password-file', files.login, '--ssh-key', key,
+  '--wifi-ssid', 'Café "Net"', '--wifi-password-file', files.wifi, '--wifi-country', 'GB',
+  '--broker', 'mqtts://broker.lan:8883', '--mqtt-username', 'kiosk7', '--mqtt-password-file', files.mqtt, '--bundle', b,
 ];
+const PSK = () => pbkdf2Sync(WIFI_PASSWORD, 'Café "Net"', 4096, 32, 'sha1').toString('hex');
 
 test('writes a compressed image to an image file and adds systemd-style first boot (Bullseye/Bookworm)', () => {
   const src = makeImage('raspios.img');
@@ -216,9 +233,284 @@ test('refuses the disk the running system is on, and a mounted disk (checked wit
   r = run('bash', [flash, '--dry-run', '--image', src, '--target', disk, ...common()], { EMOTION_KIOSK_FLASH_MOUNTS: mounts });
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`${disk} is mounted \\(${disk} on /media/operator/bootfs\\): unmount it first`));
-  // Neither: the dry run passes the checks and would write.
+  // Neither, by the (fake) mount table: the table's checks pass. As root the exclusive open still has its say (the
+  // disk may be in use for real, or not openable in a container); the loop-device test below covers it.
   writeFileSync(mounts, `/dev/fake-root / ext4 rw 0 0\n`);
   r = run('bash', [flash, '--dry-run', '--image', src, '--target', disk, ...common()], { EMOTION_KIOSK_FLASH_MOUNTS: mounts });
+  if (r.code === 0) assert.match(r.stdout, /\[dry-run\] would write/);
+  else assert.match(r.stderr, /is in use: the kernel refuses to open .* exclusively|cannot be opened exclusively/, 'only the exclusive open (as root) may refuse it');
+});
+
+test('passwords never on the command line: the value options are refused with what to use instead', () => {
+  const src = makeImage('nopw.img');
+  const out = path.join(tmp, 'nopw-card.img');
+  for (const [opt, value] of [['--password', LOGIN_PASSWORD], ['--wifi-password', WIFI_PASSWORD], ['--mqtt-password', MQTT_PASSWORD]]) {
+    const r = run('bash', [flash, '--image', src, '--target', out, ...common(), opt!, value!]);
+    assert.equal(r.code, 1, `${opt} is refused`);
+    assert.match(r.stderr, new RegExp(`${opt} takes no password on the command line \\(ps and the shell history would show it\\): use ${opt}-file FILE`));
+  }
+  assert.ok(!existsSync(out), 'nothing was written');
+  const empty = path.join(tmp, 'empty.password');
+  writeFileSync(empty, '');
+  let r = run('bash', [flash, '--image', src, '--target', out, ...common(), '--wifi-password-file', empty]);
+  assert.match(r.stderr, /Wi-Fi password for Café "Net": .*empty\.password is empty/);
+  r = run('bash', [flash, '--image', src, '--target', out, ...common(), '--wifi-password-file', '-', '--mqtt-password-file', '-']);
+  assert.match(r.stderr, /only one of --password-file, --wifi-password-file, --mqtt-password-file can be - \(stdin\)/);
+});
+
+test('a password can come on stdin (--wifi-password-file -)', () => {
+  const src = makeImage('stdin.img');
+  const out = path.join(tmp, 'stdin-card.img');
+  const r = spawnSync('bash', [flash, '--image', src, '--target', out, ...common(), '--wifi-password-file', '-'], {
+    encoding: 'utf8',
+    input: 'another passphrase\n',
+    env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(provisionEnv(out).EK_WIFI_PSK, pbkdf2Sync('another passphrase', 'Café "Net"', 4096, 32, 'sha1').toString('hex'));
+});
+
+/**
+ * A PATH where every program is a logging stand-in for the real one: the test sees the command line of every program
+ * flash.sh starts (what `ps` shows to every user on the machine during the write).
+ */
+function loggingPath(dir: string, logFile: string): string {
+  mkdirSync(dir, { recursive: true });
+  const wrapper = path.join(dir, '.log-argv');
+  writeFileSync(
+    wrapper,
+    '#!/bin/sh\nn=${0##*/}\n{ printf "%s" "$n"; for a in "$@"; do printf " %s" "$a"; done; printf "\\n"; } >>"$EK_ARGV_LOG"\n' +
+      'IFS=:\nfor d in $EK_REAL_PATH; do if [ -x "$d/$n" ]; then exec "$d/$n" "$@"; fi; done\necho "no $n" >&2; exit 127\n',
+  );
+  chmodSync(wrapper, 0o755);
+  const seen = new Set<string>();
+  for (const d of (process.env.PATH ?? '').split(':')) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (seen.has(n) || n.startsWith('.')) continue;
+      seen.add(n);
+      symlinkSync(wrapper, path.join(dir, n));
+    }
+  }
+  writeFileSync(logFile, '');
+  return dir;
+}
+
+test('no password, hash or PSK is on the command line of any program flash.sh runs', () => {
+  const src = makeImage('argv.img');
+  execFileSync('xz', ['-k', '-1', src]);
+  const argvLog = path.join(tmp, 'argv.log');
+  const shims = loggingPath(path.join(tmp, 'argv-bin'), argvLog);
+  const out = path.join(tmp, 'argv-card.img');
+  const r = spawnSync('bash', [flash, '--image', src + '.xz', '--target', out, ...common()], {
+    encoding: 'utf8',
+    env: { ...process.env, MTOOLS_SKIP_CHECK: '1', PATH: shims, EK_REAL_PATH: process.env.PATH, EK_ARGV_LOG: argvLog },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean);
+  assert.ok(lines.some((l) => /^(openssl|mkpasswd) /.test(l)), 'the password was hashed by a program (it is logged)');
+  assert.ok(lines.some((l) => /^(python3|node) /.test(l)), 'the PSK was computed by a program (it is logged)');
+  const env = provisionEnv(out);
+  for (const secret of [LOGIN_PASSWORD, WIFI_PASSWORD, MQTT_PASSWORD, env.EK_PASSWORD_HASH!, env.EK_WIFI_PSK!]) {
+    const hit = lines.find((l) => l.includes(secret));
+    assert.equal(hit, undefined, `a program got ${JSON.stringify(secret)} on its command line: ${hit}`);
+  }
+});
+
+test('--target the image itself (or a link to it) is refused, and the image is left as it was', () => {
+  const src = makeImage('self.img');
+  const before = readFileSync(src);
+  const link = path.join(tmp, 'self-link.img');
+  symlinkSync(src, link);
+  for (const target of [src, link]) {
+    const r = run('bash', [flash, '--image', src, '--target', target, ...common()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--target .* is the image itself \(--image .*self\.img\): writing it would destroy the image/);
+  }
+  assert.ok(readFileSync(src).equals(before), 'the image is untouched');
+});
+
+/** A loop device over a new blank file, or undefined when this machine cannot make one (not root, no loop). */
+function loopDevice(name: string): { dev: string; file: string } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const file = path.join(tmp, name);
+  execFileSync('truncate', ['-s', '80M', file]);
+  const r = run('losetup', ['--find', '--show', file]);
+  return r.code === 0 && r.stdout.trim().startsWith('/dev/') ? { dev: r.stdout.trim(), file } : undefined;
+}
+
+test('a disk something holds exclusively (as LVM, MD RAID or ZFS do) is refused; a free one is written (O_EXCL)', async (t) => {
+  const loop = loopDevice('loop-target.img');
+  if (!loop) {
+    t.skip('needs root and a loop device (losetup)');
+    return;
+  }
+  const holder = spawn('python3', ['-c', 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); print("held", flush=True); sys.stdin.read()', loop.dev], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.once('data', () => resolve());
+      holder.once('exit', (code) => reject(new Error(`the holder exited ${code}`)));
+    });
+    const src = makeImage('loop-src.img');
+    for (const dry of [['--dry-run'], []]) {
+      const r = run('bash', [flash, ...dry, '--image', src, '--target', loop.dev, ...common()]);
+      assert.equal(r.code, 1, `${dry.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`${loop.dev} is in use: the kernel refuses to open ${loop.dev} exclusively.*LVM volume group, an MD RAID array, a ZFS pool.*Nothing was written`));
+    }
+    const head = Buffer.alloc(1024 * 1024);
+    assert.ok(readFileSync(loop.file).subarray(0, head.length).equals(head), 'not a byte was written');
+    holder.stdin!.end();
+    await new Promise((resolve) => holder.once('exit', resolve));
+    const r = run('bash', [flash, '--image', src, '--target', loop.dev, ...common()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /MiB written and flushed/);
+    assert.match(bootFile(loop.file, 'cmdline.txt'), /systemd\.run=\/boot\/firstrun\.sh/, 'written through the device and provisioned');
+  } finally {
+    holder.kill();
+    run('losetup', ['-d', loop.dev]);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The first boot, simulated: firstboot.sh runs against the image's boot partition, mounted the way a Pi mounts it.
+// ---------------------------------------------------------------------------------------------------------------
+
+function canMountFat(): string | undefined {
+  if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
+  for (const tool of ['fusefat', 'fusermount']) if (run('sh', ['-c', `command -v ${tool}`]).code !== 0) return `${tool} is not installed (apt install fusefat fuse)`;
+  return undefined;
+}
+
+/** The boot partition's raw bytes (FAT, deleted clusters included). */
+function partitionBytes(img: string): Buffer {
+  return readFileSync(img).subarray(BOOT_START * 512, (BOOT_START + BOOT_SECTORS) * 512);
+}
+
+/** Secrets found in the partition's raw bytes. */
+function secretsIn(bytes: Buffer, secrets: string[]): string[] {
+  return secrets.filter((x) => bytes.includes(Buffer.from(x, 'utf8')));
+}
+
+/**
+ * Runs device/firstboot/firstboot.sh against the image's boot partition as /boot/firmware of a stand-in root: the
+ * partition is copied out, mounted with fusefat (read-write, like the Pi's vfat mount), the script runs, the
+ * partition is unmounted and copied back. `systemctl` is a stand-in that logs.
+ */
+function firstBoot(img: string, name: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): { code: number; out: string; systemctl: string } {
+  const root = path.join(tmp, `${name}-root`);
+  const boot = path.join(root, 'boot', 'firmware');
+  mkdirSync(boot, { recursive: true });
+  mkdirSync(path.join(root, 'etc', 'cloud', 'cloud.cfg.d'), { recursive: true });
+  const bin = path.join(tmp, `${name}-bin`);
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(path.join(bin, 'systemctl'), `#!/bin/sh
+echo "systemctl $*" >>"${path.join(tmp, `${name}-systemctl.log`)}"
+`);
+  chmodSync(path.join(bin, 'systemctl'), 0o755);
+  const part = path.join(tmp, `${name}-part.img`);
+  execFileSync('dd', [`if=${img}`, `of=${part}`, 'bs=512', `skip=${BOOT_START}`, `count=${BOOT_SECTORS}`, 'status=none']);
+  execFileSync('fusefat', ['-o', 'rw+', part, boot], { stdio: 'ignore' });
+  let r;
+  try {
+    r = spawnSync('bash', [path.join(repoRoot, 'device/firstboot/firstboot.sh'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, EMOTION_KIOSK_FIRSTBOOT_ROOT: root, PATH: `${bin}:${process.env.PATH}`, ...env },
+    });
+  } finally {
+    execFileSync('fusermount', ['-u', boot]);
+  }
+  execFileSync('dd', [`if=${part}`, `of=${img}`, 'bs=512', `seek=${BOOT_START}`, 'conv=notrunc', 'status=none']);
+  const log = path.join(tmp, `${name}-systemctl.log`);
+  return { code: r.status ?? -1, out: r.stdout + r.stderr, systemctl: existsSync(log) ? readFileSync(log, 'utf8') : '' };
+}
+
+for (const format of ['systemd', 'cloudinit'] as const) {
+  test(`after a successful first boot no password, hash or PSK is left on the boot partition, not even in its free space (${format})`, (t) => {
+    const why = canMountFat();
+    if (why) {
+      t.skip(`mounting the FAT partition needs fusefat: ${why}`);
+      return;
+    }
+    const extra: Record<string, string> = format === 'cloudinit' ? { 'meta-data': 'instance_id: rpios-image\n', 'user-data': '#cloud-config\n' } : {};
+    const src = makeImage(`fb-${format}.img`, extra);
+    const card = path.join(tmp, `fb-${format}-card.img`);
+    let r = run('bash', [flash, '--image', src, '--target', card, ...common(stubBundle)]);
+    assert.equal(r.code, 0, r.stderr);
+    const hashes = [format === 'systemd' ? provisionEnv(card).EK_PASSWORD_HASH! : (parseYaml(bootFile(card, 'user-data')) as { users: { passwd: string }[] }).users[0]!.passwd];
+    // Provisioned twice, as an operator may: the first copies of the files stay in the FAT's free clusters.
+    r = run('bash', [flash, '--boot-only', '--target', card, ...common(stubBundle)]);
+    assert.equal(r.code, 0, r.stderr);
+    hashes.push(format === 'systemd' ? provisionEnv(card).EK_PASSWORD_HASH! : (parseYaml(bootFile(card, 'user-data')) as { users: { passwd: string }[] }).users[0]!.passwd);
+    assert.notEqual(hashes[0], hashes[1], 'a new salt each time');
+    // Each secret as it may lie on the card: as such, and as the files encode it (bash %q escapes a hash's `$`, so
+    // its checksum, the part after the last `$`, is searched too; YAML/JSON escapes the MQTT password's `"` and `\`).
+    const checksums = hashes.map((h) => h.slice(h.lastIndexOf('$') + 1));
+    const mqttEncoded = JSON.stringify(MQTT_PASSWORD).slice(1, -1);
+    const secrets = [LOGIN_PASSWORD, WIFI_PASSWORD, MQTT_PASSWORD, mqttEncoded, PSK(), ...hashes, ...checksums];
+    if (format === 'cloudinit') {
+      const env = provisionEnv(card);
+      assert.deepEqual([env.EK_PASSWORD_HASH, env.EK_WIFI_PSK], ['', ''], 'with cloud-init, provision.env holds neither');
+    }
+    const found = secretsIn(partitionBytes(card), secrets);
+    for (const x of [mqttEncoded, PSK(), ...checksums]) assert.ok(found.includes(x), `before: ${x} is on the card (so the search finds it)`);
+
+    const boot = firstBoot(card, `fb-${format}`);
+    assert.equal(boot.code, 0, boot.out);
+    assert.match(boot.out, /stub setup\.sh --bundle .*emotion-kiosk-bundle\.tar\.gz --kiosk headless --config-seed .*config-seed\.yaml/);
+    assert.match(boot.systemctl, /^systemctl disable emotion-kiosk-firstboot\.service$/m);
+
+    assert.deepEqual(secretsIn(partitionBytes(card), secrets), [], 'after: no secret in the partition\'s bytes');
+    for (const f of ['emotion-kiosk/provision.env', 'emotion-kiosk/config-seed.yaml', 'emotion-kiosk/authorized_keys', 'emotion-kiosk/emotion-kiosk-bundle.tar.gz', 'network-config']) {
+      assert.ok(!bootHas(card, f), `${f} is gone`);
+    }
+    assert.ok(bootHas(card, 'emotion-kiosk/firstboot.done'));
+    const log = bootFile(card, 'emotion-kiosk/firstboot.log');
+    assert.match(log, /provisioned\n.*removing the secrets/s);
+    assert.match(log, /no secret is left on the boot partition/);
+    assert.ok(bootFile(card, 'cmdline.txt').startsWith(STOCK_CMDLINE), 'boot files kept');
+    if (format === 'cloudinit') {
+      const ud = bootFile(card, 'user-data');
+      assert.match(ud, /^#cloud-config\n# emotion-kiosk: provisioned /, 'cloud-init still finds its seed, an empty one');
+      assert.equal(parseYaml(ud), null);
+      assert.equal(bootFile(card, 'meta-data'), 'instance_id: rpios-image\n', 'same instance: cloud-init runs nothing again');
+      assert.match(readFileSync(path.join(tmp, `fb-${format}-root`, 'etc/cloud/cloud.cfg.d/99-emotion-kiosk-network.cfg'), 'utf8'), /^network: \{config: disabled\}$/m);
+    }
+  });
+}
+
+test('while provisioning fails, firstboot.log says which secrets are still on the card and keeps them for the retry', () => {
+  const src = makeImage('fb-fail.img', { 'meta-data': 'instance_id: rpios-image\n', 'user-data': '#cloud-config\n' });
+  const card = path.join(tmp, 'fb-fail-card.img');
+  const r = run('bash', [flash, '--image', src, '--target', card, ...common(stubBundle)]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\[dry-run\] would write/);
+  // The boot files as plain files: nothing is scrubbed on this path, so no FAT mount is needed.
+  const root = path.join(tmp, 'fb-fail-root');
+  const boot = path.join(root, 'boot', 'firmware');
+  mkdirSync(boot, { recursive: true });
+  execFileSync('mcopy', ['-s', '-n', '-i', card + offset, '::/*', boot + '/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  const bin = path.join(tmp, 'fb-fail-bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, 'systemctl'), '#!/bin/sh\necho "systemctl $*" >&2\n');
+  chmodSync(path.join(bin, 'systemctl'), 0o755);
+  const before = readFileSync(path.join(boot, 'emotion-kiosk/config-seed.yaml'));
+  const fail = spawnSync('bash', [path.join(repoRoot, 'device/firstboot/firstboot.sh')], {
+    encoding: 'utf8',
+    env: { ...process.env, EMOTION_KIOSK_FIRSTBOOT_ROOT: root, PATH: `${bin}:${process.env.PATH}`, EK_STUB_SETUP_EXIT: '7' },
+  });
+  assert.equal(fail.status, 7, fail.stdout + fail.stderr);
+  assert.doesNotMatch(fail.stderr, /systemctl disable/, 'stays enabled: systemd retries');
+  const log = readFileSync(path.join(boot, 'emotion-kiosk/firstboot.log'), 'utf8');
+  assert.match(log, /provisioning FAILED \(exit 7; the reason is above\)\. systemd retries every 2 minutes\./);
+  assert.match(log, /these secrets are STILL ON THE BOOT PARTITION, readable by anyone who has the card:/);
+  for (const f of ['emotion-kiosk/provision.env (', 'emotion-kiosk/config-seed.yaml (MQTT password', 'user-data (cloud-init: login password hash', 'network-config (cloud-init: Wi-Fi PSK']) {
+    assert.ok(log.split('\n').some((l) => l.startsWith('  ') && l.includes(`/boot/firmware/${f}`)), `${f} listed:\n${log}`);
+  }
+  assert.match(log, /To remove them now \(provisioning then cannot resume\): sudo emotion-kiosk-firstboot --scrub/);
+  assert.ok(readFileSync(path.join(boot, 'emotion-kiosk/config-seed.yaml')).equals(before), 'kept for the retry');
+  assert.ok(!log.includes(MQTT_PASSWORD), 'the log itself holds no secret');
 });
