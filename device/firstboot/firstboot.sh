@@ -79,10 +79,18 @@ copy_log() {
 # The files on the boot partition that hold secrets, each with what it holds (only those present and non-empty).
 secrets_present() {
   local f what
+  # provision.env holds secrets only for the systemd first-boot format (with cloud-init they are empty there).
+  if (
+    EK_PASSWORD_HASH="" EK_WIFI_PSK=""
+    # shellcheck source=/dev/null
+    . "$EK_DIR/provision.env" 2>/dev/null
+    [[ -n $EK_PASSWORD_HASH$EK_WIFI_PSK ]]
+  ); then
+    printf '  %s (%s)\n' "$EK_DIR/provision.env" "login password hash, Wi-Fi PSK"
+  fi
   while IFS='|' read -r f what; do
     [[ -s $f ]] && printf '  %s (%s)\n' "$f" "$what"
   done <<EOF
-$EK_DIR/provision.env|login password hash, Wi-Fi PSK
 $EK_DIR/config-seed.yaml|MQTT password and settings
 $BOOT/user-data|cloud-init: login password hash, SSH keys
 $BOOT/network-config|cloud-init: Wi-Fi PSK

@@ -483,34 +483,40 @@ for (const format of ['systemd', 'cloudinit'] as const) {
   });
 }
 
-test('while provisioning fails, firstboot.log says which secrets are still on the card and keeps them for the retry', () => {
-  const src = makeImage('fb-fail.img', { 'meta-data': 'instance_id: rpios-image\n', 'user-data': '#cloud-config\n' });
-  const card = path.join(tmp, 'fb-fail-card.img');
-  const r = run('bash', [flash, '--image', src, '--target', card, ...common(stubBundle)]);
-  assert.equal(r.code, 0, r.stderr);
-  // The boot files as plain files: nothing is scrubbed on this path, so no FAT mount is needed.
-  const root = path.join(tmp, 'fb-fail-root');
-  const boot = path.join(root, 'boot', 'firmware');
-  mkdirSync(boot, { recursive: true });
-  execFileSync('mcopy', ['-s', '-n', '-i', card + offset, '::/*', boot + '/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
-  const bin = path.join(tmp, 'fb-fail-bin');
-  mkdirSync(bin);
-  writeFileSync(path.join(bin, 'systemctl'), '#!/bin/sh\necho "systemctl $*" >&2\n');
-  chmodSync(path.join(bin, 'systemctl'), 0o755);
-  const before = readFileSync(path.join(boot, 'emotion-kiosk/config-seed.yaml'));
-  const fail = spawnSync('bash', [path.join(repoRoot, 'device/firstboot/firstboot.sh')], {
-    encoding: 'utf8',
-    env: { ...process.env, EMOTION_KIOSK_FIRSTBOOT_ROOT: root, PATH: `${bin}:${process.env.PATH}`, EK_STUB_SETUP_EXIT: '7' },
+for (const format of ['systemd', 'cloudinit'] as const) {
+  test(`while provisioning fails, firstboot.log says which secrets are still on the card and keeps them for the retry (${format})`, () => {
+    const src = makeImage(`fb-fail-${format}.img`, format === 'cloudinit' ? { 'meta-data': 'instance_id: rpios-image\n', 'user-data': '#cloud-config\n' } : {});
+    const card = path.join(tmp, `fb-fail-${format}-card.img`);
+    const r = run('bash', [flash, '--image', src, '--target', card, ...common(stubBundle)]);
+    assert.equal(r.code, 0, r.stderr);
+    // The boot files as plain files: nothing is scrubbed on this path, so no FAT mount is needed.
+    const root = path.join(tmp, `fb-fail-${format}-root`);
+    const boot = path.join(root, 'boot', 'firmware');
+    mkdirSync(boot, { recursive: true });
+    execFileSync('mcopy', ['-s', '-n', '-i', card + offset, '::/*', boot + '/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    const bin = path.join(tmp, `fb-fail-${format}-bin`);
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'systemctl'), '#!/bin/sh\necho "systemctl $*" >&2\n');
+    chmodSync(path.join(bin, 'systemctl'), 0o755);
+    const before = readFileSync(path.join(boot, 'emotion-kiosk/config-seed.yaml'));
+    const fail = spawnSync('bash', [path.join(repoRoot, 'device/firstboot/firstboot.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, EMOTION_KIOSK_FIRSTBOOT_ROOT: root, PATH: `${bin}:${process.env.PATH}`, EK_STUB_SETUP_EXIT: '7' },
+    });
+    assert.equal(fail.status, 7, fail.stdout + fail.stderr);
+    assert.doesNotMatch(fail.stderr, /systemctl disable/, 'stays enabled: systemd retries');
+    const log = readFileSync(path.join(boot, 'emotion-kiosk/firstboot.log'), 'utf8');
+    assert.match(log, /provisioning FAILED \(exit 7; the reason is above\)\. systemd retries every 2 minutes\./);
+    assert.match(log, /these secrets are STILL ON THE BOOT PARTITION, readable by anyone who has the card:/);
+    const listed = log.split('\n').filter((l) => l.startsWith('  /'));
+    const expected =
+      format === 'systemd'
+        ? ['emotion-kiosk/provision.env (login password hash, Wi-Fi PSK)', 'emotion-kiosk/config-seed.yaml (MQTT password']
+        : ['emotion-kiosk/config-seed.yaml (MQTT password', 'user-data (cloud-init: login password hash', 'network-config (cloud-init: Wi-Fi PSK'];
+    for (const f of expected) assert.ok(listed.some((l) => l.includes(`/boot/firmware/${f}`)), `${f} listed:\n${log}`);
+    assert.equal(listed.length, expected.length, `only files that hold secrets are listed (with cloud-init provision.env holds none):\n${log}`);
+    assert.match(log, /To remove them now \(provisioning then cannot resume\): sudo emotion-kiosk-firstboot --scrub/);
+    assert.ok(readFileSync(path.join(boot, 'emotion-kiosk/config-seed.yaml')).equals(before), 'kept for the retry');
+    assert.ok(!log.includes(MQTT_PASSWORD), 'the log itself holds no secret');
   });
-  assert.equal(fail.status, 7, fail.stdout + fail.stderr);
-  assert.doesNotMatch(fail.stderr, /systemctl disable/, 'stays enabled: systemd retries');
-  const log = readFileSync(path.join(boot, 'emotion-kiosk/firstboot.log'), 'utf8');
-  assert.match(log, /provisioning FAILED \(exit 7; the reason is above\)\. systemd retries every 2 minutes\./);
-  assert.match(log, /these secrets are STILL ON THE BOOT PARTITION, readable by anyone who has the card:/);
-  for (const f of ['emotion-kiosk/provision.env (', 'emotion-kiosk/config-seed.yaml (MQTT password', 'user-data (cloud-init: login password hash', 'network-config (cloud-init: Wi-Fi PSK']) {
-    assert.ok(log.split('\n').some((l) => l.startsWith('  ') && l.includes(`/boot/firmware/${f}`)), `${f} listed:\n${log}`);
-  }
-  assert.match(log, /To remove them now \(provisioning then cannot resume\): sudo emotion-kiosk-firstboot --scrub/);
-  assert.ok(readFileSync(path.join(boot, 'emotion-kiosk/config-seed.yaml')).equals(before), 'kept for the retry');
-  assert.ok(!log.includes(MQTT_PASSWORD), 'the log itself holds no secret');
-});
+}
