@@ -455,6 +455,16 @@ with_mosquitto=%s
 # ---------------------------------------------------------------------------------------------------------------
 # Config and data
 # ---------------------------------------------------------------------------------------------------------------
+# A source or broker URL safe to print (setup.sh's output lands in logs, firstboot.log on the boot partition among
+# them): everything between scheme:// and the last @ masked, since a password may hold @, :, # or spaces.
+masked() {
+  if [[ $1 =~ ^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@([^@]*)$ ]]; then
+    printf '%s***@%s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[3]}"
+  else
+    printf '%s' "$1"
+  fi
+}
+
 default_camera() {
   case $PLATFORM in
     pi) echo rpicam ;;
@@ -487,7 +497,7 @@ write_config() {
   [[ $out == *RESULT* ]] || die "the config merge ($merge) printed no result; $CONF_DIR/config.yaml was not changed"
   while IFS= read -r line; do
     case $line in
-      "RESULT changed new") change "write $CONF_DIR/config.yaml (platform $PLATFORM, source ${CAMERA:-$(default_camera)}${broker:+, broker $broker})" ;;
+      "RESULT changed new") change "write $CONF_DIR/config.yaml (platform $PLATFORM, source $(masked "${CAMERA:-$(default_camera)}")${broker:+, broker $(masked "$broker")})" ;;
       "RESULT changed "*) : ;;
       "RESULT unchanged") ok "config up to date (your values are kept)" ;;
       added\ *) change "add new key ${line#added } to the config (backup: config.yaml.bak)" ;;

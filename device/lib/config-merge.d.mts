@@ -17,6 +17,7 @@ export interface MergeResult {
   kept: string[];
 }
 export function parseSetValue(raw: string): unknown;
+export function printable(value: unknown): string;
 export function parseSet(arg: string, options?: { string?: boolean }): ConfigSet;
 export function mergeConfig(input: MergeInput): MergeResult;
 export function main(argv: string[]): void;

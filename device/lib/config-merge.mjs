@@ -60,6 +60,15 @@ function sameValue(a, b) {
   return scalar(a) && scalar(b) && String(a) === String(b);
 }
 
+/**
+ * A value safe to print (setup.sh's output lands in logs): a URL's userinfo, everything between scheme:// and the last
+ * `@`, is masked, since a password may hold `@`, `:`, `#` or spaces.
+ */
+export function printable(value) {
+  const m = typeof value === 'string' ? /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(value) : null;
+  return JSON.stringify(m ? `${m[1]}***@${m[3]}` : value);
+}
+
 /** Every leaf path (arrays count as leaves) of a plain object. */
 function leafPaths(obj, prefix = []) {
   const out = [];
@@ -129,7 +138,7 @@ export function mergeConfig({ existingText, templateText, seedText = null, sets 
   for (const { path: p, value } of sets) {
     const current = doc.getIn(p);
     if (current !== undefined && !sameValue(current, value) && !added.includes(p.join('.'))) {
-      kept.push(`${p.join('.')} = ${JSON.stringify(current)} (your value; ${JSON.stringify(value)} was not applied: edit the file to change it)`);
+      kept.push(`${p.join('.')} = ${printable(current)} (your value; ${printable(value)} was not applied: edit the file to change it)`);
     }
   }
   if (added.length === 0) return { text: existingText, changed: false, added, kept };

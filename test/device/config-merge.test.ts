@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { ConfigMergeError, mergeConfig, parseSet } from '../../device/lib/config-merge.mjs';
+import { ConfigMergeError, mergeConfig, parseSet, printable } from '../../device/lib/config-merge.mjs';
 import { loadConfig } from '../../src/config/load.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
@@ -86,6 +86,20 @@ test('an operator\'s hand-written `source: 0` is kept as written, and is not rep
   assert.deepEqual(r.kept, []);
   const other = mergeConfig({ existingText: operator, templateText: template, sets: [parseSet('source=rpicam', { string: true })] });
   assert.ok(other.kept.some((k) => k.startsWith('source = 0 (your value')), 'a different value is reported');
+});
+
+test('a kept URL is reported with its credentials masked (setup.sh prints the notes into logs)', () => {
+  const operator = 'source: "rtsp://admin:p@ss #1@cam.lan/h264"\nmqtt:\n  broker: mqtt://kiosk:s3cr3t@broker.lan:1883\n';
+  const r = mergeConfig({
+    existingText: operator,
+    templateText: template,
+    sets: [parseSet('source=rtsp://other:pw2@cam2/x', { string: true }), parseSet('mqtt.broker=mqtt://u:pw3@b:1883', { string: true })],
+  });
+  const notes = r.kept.join('\n');
+  assert.match(notes, /^source = "rtsp:\/\/\*\*\*@cam\.lan\/h264" \(your value; "rtsp:\/\/\*\*\*@cam2\/x" was not applied/m);
+  assert.match(notes, /^mqtt\.broker = "mqtt:\/\/\*\*\*@broker\.lan:1883"/m);
+  for (const secret of ['p@ss', 's3cr3t', 'pw2', 'pw3']) assert.ok(!notes.includes(secret), secret);
+  assert.equal(printable('rpicam'), '"rpicam"');
 });
 
 test('an operator\'s scalar where the template has a section is kept, and reported', () => {
