@@ -87,6 +87,9 @@ export class KioskPipeline {
     let stoppedBy: RunSummary['stoppedBy'] = 'end-of-source';
     let last: { index: number; timestamp: number } = { index: 0, timestamp: Date.now() };
 
+    // Sink calls still running (an outbox append): at most a few at a time; awaited before run() returns, so the
+    // events of the last frames (the final `left`s) are handed over before the caller stops the sinks.
+    const pendingSinks = new Set<Promise<void>>();
     const emit = (events: FaceEvent[]) => {
       for (const ev of events) {
         eventsByType[ev.type]++;
@@ -94,7 +97,10 @@ export class KioskPipeline {
         for (const sink of sinks) {
           try {
             const r = sink.onEvent(ev);
-            if (r instanceof Promise) r.catch((err: Error) => logger.error(`sink ${sink.name} failed on event ${ev.eventId}: ${err.message}`));
+            if (r instanceof Promise) {
+              const p = r.catch((err: Error) => logger.error(`sink ${sink.name} failed on event ${ev.eventId}: ${err.message}`)).finally(() => pendingSinks.delete(p));
+              pendingSinks.add(p);
+            }
           } catch (err) {
             logger.error(`sink ${sink.name} failed on event ${ev.eventId}: ${(err as Error).message}`);
           }
@@ -167,6 +173,7 @@ export class KioskPipeline {
     }
     if (frames >= maxFrames && stoppedBy === 'end-of-source') stoppedBy = 'max-frames';
     emit(tracker.flush(last.index, last.timestamp));
+    await Promise.all([...pendingSinks]);
     for (const [name, n] of frameFailures) if (n > 1) logger.error(`sink ${name} failed on ${n} frames in all`);
     const wallSeconds = (this.clock() - started) / 1000;
     logger.debug(`pipeline stopped (${stoppedBy}) after ${frames} frames`);
