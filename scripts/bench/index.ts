@@ -3,15 +3,22 @@
  * noisy, so only ratios within one run are comparable). Benchmarks are not tests: they assert nothing.
  *   npm run bench                 all areas
  *   npm run bench -- pipeline mqtt  only these
+ *   npm run bench -- soak [--minutes 10] [--fast]   the soak (never part of "all": it runs for minutes)
  */
 const areas: Record<string, () => Promise<void>> = {
   pipeline: async () => (await import('./pipeline.js')).benchPipeline(),
   model: async () => (await import('./model.js')).benchModel(),
   training: async () => (await import('./training.js')).benchTraining(),
   mqtt: async () => (await import('./mqtt.js')).benchMqtt(),
+  soak: async () => (await import('./soak.js')).benchSoak(process.argv.slice(2)),
 };
+/** Areas only run when named. */
+const onDemand = new Set(['soak']);
+/** Options that take a value (`--minutes 30`): the value is not an area name. */
+const valued = new Set(['--minutes', '--clip', '--restart-every', '--sample-every']);
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const argv = process.argv.slice(2);
+const wanted = argv.filter((a, i) => !a.startsWith('-') && !valued.has(argv[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in areas));
 if (unknown.length) {
   console.error(`unknown bench area(s): ${unknown.join(', ')}; known: ${Object.keys(areas).join(', ')}`);
@@ -19,7 +26,7 @@ if (unknown.length) {
 }
 let failed = 0;
 for (const [name, run] of Object.entries(areas)) {
-  if (wanted.length && !wanted.includes(name)) continue;
+  if (wanted.length ? !wanted.includes(name) : onDemand.has(name)) continue;
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   try {

@@ -1,0 +1,20 @@
+// Loaded into the soaked kiosk with `node --import` (scripts/bench/soak.ts forks it with an IPC channel): answers
+// each 'sample' message with the process's own memory figures and its open file descriptors. Plain JS, no loader.
+import { readdirSync } from 'node:fs';
+
+if (typeof process.send === 'function') {
+  process.on('message', (m) => {
+    if (m !== 'sample') return;
+    const mem = process.memoryUsage();
+    let fds = -1;
+    try {
+      // The listing holds one descriptor of its own while it runs: subtract it.
+      fds = readdirSync('/proc/self/fd').length - 1;
+    } catch {
+      /* not Linux */
+    }
+    process.send({ rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, fds });
+  });
+  // The IPC channel must not keep the kiosk alive once it wants to exit.
+  process.channel?.unref();
+}

@@ -1,0 +1,239 @@
+/**
+ * The soak benchmark (`npm run bench -- soak [--minutes 10] [--fast] [--clip FILE]`), figures, not a test: the real
+ * kiosk (dist/cli/main.js run) on a looped clip, publishing to a local mosquitto that is restarted every minute (with
+ * persistence, as on a device), a persistent QoS 1 subscriber in its own process counting what arrives. Every 10 s
+ * the kiosk answers with its RSS, V8 heap and open file descriptors (scripts/bench/soak-probe.mjs, loaded with
+ * --import). At the end: the RSS slope after warm-up (least squares, MB/hour), heap min/max, fds at start and end,
+ * events generated (the run summary) vs delivered (distinct event ids received). Goal: <= 1 MB/hour, no fd growth,
+ * 0 events missing.
+ *
+ * The clip plays at its own rate (--realtime, like a camera); --fast decodes as fast as the CPU allows. The kiosk and
+ * the broker run under nice 10: the benchmark is meant to share a machine.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
+const MOSQUITTO = '/usr/sbin/mosquitto';
+
+export interface SoakOptions {
+  minutes: number;
+  fast: boolean;
+  clip: string;
+  restartEveryS: number;
+  sampleEveryS: number;
+}
+
+export interface Sample {
+  tS: number;
+  rss: number;
+  heapUsed: number;
+  fds: number;
+}
+
+export function parseSoakArgs(argv: readonly string[]): SoakOptions {
+  const value = (name: string): string | undefined => {
+    const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+    if (i < 0) return undefined;
+    return argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+  };
+  const minutes = Number(value('--minutes') ?? 10);
+  if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${value('--minutes')}`);
+  return {
+    minutes,
+    fast: argv.includes('--fast'),
+    clip: value('--clip') ?? '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
+    restartEveryS: Number(value('--restart-every') ?? 60),
+    sampleEveryS: Number(value('--sample-every') ?? 10),
+  };
+}
+
+/** Least-squares slope of y over x (units of y per unit of x); NaN with fewer than two points. */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n;
+  const my = points.reduce((s, p) => s + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den > 0 ? num / den : Number.NaN;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+class Broker {
+  proc: ChildProcess | null = null;
+  restarts = 0;
+  constructor(
+    readonly port: number,
+    private readonly conf: string,
+  ) {}
+  async up(): Promise<void> {
+    const p = spawn('nice', ['-n', '10', MOSQUITTO, '-c', this.conf], { stdio: 'ignore' });
+    this.proc = p;
+    for (let i = 0; i < 500 && !(await canConnect(this.port)); i++) {
+      if (p.exitCode !== null) throw new Error(`mosquitto exited with ${p.exitCode}`);
+      await sleep(20);
+    }
+  }
+  async down(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGTERM'); // saves persistence
+    await exited;
+    this.proc = null;
+  }
+  async restart(downMs: number): Promise<void> {
+    await this.down();
+    await sleep(downMs);
+    await this.up();
+    this.restarts++;
+  }
+}
+
+function ask<T>(child: ChildProcess, message: string, timeoutMs = 5000): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('message', on);
+      resolve(undefined);
+    }, timeoutMs);
+    const on = (m: unknown) => {
+      if (m && typeof m === 'object' && !('connected' in m)) {
+        clearTimeout(timer);
+        child.off('message', on);
+        resolve(m as T);
+      }
+    };
+    child.on('message', on);
+    child.send(message);
+  });
+}
+
+export async function benchSoak(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const o = parseSoakArgs(argv);
+  if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found (apt-get install mosquitto)`);
+  const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} not found: npm run build`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ek-soak-'));
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(conf, ['user root', `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'autosave_interval 3600', 'max_queued_messages 0', 'log_dest none'].join('\n') + '\n');
+  const config = path.join(dir, 'config.yaml');
+  writeFileSync(config, [`mqtt:`, `  broker: mqtt://127.0.0.1:${port}`, `  deviceId: soak`, `dataDir: ${path.join(dir, 'data')}`, `logLevel: info`].join('\n') + '\n');
+  const summaryFile = path.join(dir, 'summary.json');
+  const logFile = path.join(dir, 'kiosk.log');
+
+  const broker = new Broker(port, conf);
+  await broker.up();
+  const sub = fork(path.join(here, 'soak-subscriber.ts'), [`mqtt://127.0.0.1:${port}`, 'emotion-kiosk/soak/events'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((r) => sub.once('message', () => r()));
+
+  const args = ['run', '--config', config, '--headless', '--events', 'none', '--source', o.clip, '--loop', '--summary-json', summaryFile, ...(o.fast ? [] : ['--realtime'])];
+  const log = openSync(logFile, 'w');
+  const kiosk = fork(cli, args, { execArgv: ['--import', path.join(here, 'soak-probe.mjs')], stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, EMOTION_KIOSK_CONFIG: '' } });
+  try {
+    os.setPriority(kiosk.pid!, 10);
+  } catch {
+    /* not permitted: runs at normal priority */
+  }
+  const exited = new Promise<number | null>((r) => kiosk.once('exit', (code) => r(code)));
+  console.log(`soak: ${o.minutes} min, ${path.basename(o.clip)} looped ${o.fast ? 'as fast as it decodes' : 'at its own rate (--realtime)'}, mosquitto on :${port} restarted every ${o.restartEveryS} s, samples every ${o.sampleEveryS} s (files in ${dir})`);
+
+  const started = Date.now();
+  const end = started + o.minutes * 60_000;
+  const samples: Sample[] = [];
+  let nextSample = started;
+  let nextRestart = started + o.restartEveryS * 1000;
+  while (Date.now() < end && kiosk.exitCode === null) {
+    const now = Date.now();
+    if (now >= nextSample) {
+      nextSample += o.sampleEveryS * 1000;
+      const s = await ask<{ rss: number; heapUsed: number; fds: number }>(kiosk, 'sample');
+      if (s) {
+        samples.push({ tS: (Date.now() - started) / 1000, rss: s.rss, heapUsed: s.heapUsed, fds: s.fds });
+        const last = samples.at(-1)!;
+        if (samples.length % 6 === 1) console.log(`  t=${last.tS.toFixed(0)} s  rss ${(last.rss / 1e6).toFixed(1)} MB  heap ${(last.heapUsed / 1e6).toFixed(1)} MB  fds ${last.fds}  broker restarts ${broker.restarts}`);
+      }
+    }
+    if (now >= nextRestart) {
+      nextRestart += o.restartEveryS * 1000;
+      await broker.restart(2000);
+    }
+    await sleep(Math.max(10, Math.min(nextSample, nextRestart, end) - Date.now()));
+  }
+  const crashed = kiosk.exitCode !== null;
+
+  // The end: the broker up, time for the outbox to drain, then a clean stop (SIGTERM: the kiosk flushes and writes its summary).
+  if (!broker.proc) await broker.up();
+  await sleep(5000);
+  kiosk.kill('SIGTERM');
+  const code = await exited;
+  let delivered: { received: number; distinct: number; reconnects: number } | undefined;
+  let generated = Number.NaN;
+  try {
+    generated = (JSON.parse(readFileSync(summaryFile, 'utf8')) as { events: number }).events;
+  } catch {
+    /* no summary: the kiosk died */
+  }
+  // Let the last messages reach the subscriber: wait until its count stops moving.
+  for (let prev = -1, i = 0; i < 30; i++) {
+    delivered = await ask(sub, 'report');
+    if (delivered && delivered.distinct === prev && delivered.distinct >= generated) break;
+    prev = delivered?.distinct ?? -1;
+    await sleep(1000);
+  }
+  sub.send('stop');
+  await broker.down();
+
+  const warmS = Math.min(120, (o.minutes * 60) / 5);
+  const after = samples.filter((s) => s.tS >= warmS);
+  const mbPerHour = slope(after.map((s) => [s.tS / 3600, s.rss / 1e6] as const));
+  const heap = samples.map((s) => s.heapUsed / 1e6);
+  const first = samples[0];
+  const last = samples.at(-1);
+  console.log(`soak result (${((Date.now() - started) / 60_000).toFixed(1)} min, ${samples.length} samples, ${broker.restarts} broker restarts, kiosk exit ${crashed ? `EARLY (${code})` : code}; log ${logFile})`);
+  console.log(`  RSS slope after ${warmS} s warm-up: ${mbPerHour.toFixed(2)} MB/hour  (RSS ${first ? (first.rss / 1e6).toFixed(1) : '?'} MB at start, ${after[0] ? (after[0].rss / 1e6).toFixed(1) : '?'} after warm-up, ${last ? (last.rss / 1e6).toFixed(1) : '?'} at the end; goal <= 1 MB/hour)`);
+  console.log(`  V8 heap used: min ${Math.min(...heap).toFixed(1)} MB, max ${Math.max(...heap).toFixed(1)} MB`);
+  console.log(`  open fds: ${first?.fds ?? '?'} at start, ${after[0]?.fds ?? '?'} after warm-up, ${last?.fds ?? '?'} at the end (max ${Math.max(...samples.map((s) => s.fds))})`);
+  // Events the kiosk could not hand over before it stopped stay in its durable outbox (sent after its next start).
+  const kept = Number(/(\d+) event\(s\) stay in the outbox/.exec(readFileSync(logFile, 'utf8'))?.[1] ?? 0);
+  const missing = Number.isFinite(generated) && delivered ? generated - delivered.distinct - kept : Number.NaN;
+  console.log(
+    `  events: ${generated} generated, ${delivered?.distinct ?? '?'} delivered (distinct ids; ${delivered?.received ?? '?'} messages incl. QoS 1 duplicates), ${kept} still in the outbox at stop, ${Number.isNaN(missing) ? '?' : missing} missing`,
+  );
+  writeFileSync(path.join(dir, 'samples.json'), JSON.stringify({ options: o, samples, generated, delivered, restarts: broker.restarts }, null, 1));
+  if (process.env.EK_SOAK_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+  else console.log(`  kept ${dir}`);
+}
