@@ -241,7 +241,7 @@ export function registerRunCommand(program: Command): void {
     .option('--model <file.onnx>', 'ONNX model with its manifest (default: models/deep_emotion.int8.onnx)')
     .option('--cascade <file.xml>', 'Haar cascade (default: haarcascades/haarcascade_frontalface_default.xml)')
     .option('--broker <url>', 'mqtt[s]://host:port, embedded or none')
-    .option('--device-id <id>', 'MQTT device id (default: host name)')
+    .option('--device-id <id>', 'MQTT device id (default: the host name; with a default one like raspberrypi, plus a suffix from /etc/machine-id)')
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (default: emotion-kiosk)')
     .option('--dashboard', 'show the terminal dashboard in this process (q quits the kiosk)')
     .option('--events <format>', 'events on stdout: text, json (one per line) or none', (v) => {

@@ -135,7 +135,10 @@ export const configSchema = z
         /** mqtt[s]://host:port, `embedded` (in-process broker on localhost) or `none`. */
         broker: brokerSchema.default('embedded'),
         embeddedPort: z.number().int().min(1).max(65535).default(1883),
-        /** Default: the host name. Letters, digits, _ and - only. */
+        /**
+         * Default: the host name; a distribution default (raspberrypi, ubuntu, ...) gets a suffix from /etc/machine-id.
+         * Letters, digits, _ and - only.
+         */
         deviceId: z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,128}$/, 'letters, digits, _ and - only (at most 128)')
