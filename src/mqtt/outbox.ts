@@ -238,6 +238,8 @@ export class Outbox {
     this.ackTimer = null;
     try {
       await this.flushAck();
+    } catch {
+      // logged by flushAck; the acknowledged events are sent again after the next start (subscribers de-duplicate)
     } finally {
       if (this.failing) {
         this.opts.logger.warn(`outbox: ${this.unstoredTotal} event(s) could not be stored in ${this.opts.dir} since start`);
