@@ -4,16 +4,20 @@
  *   node --import tsx scripts/train.ts --data ../shared/fer2013 --run runs/<name> [--epochs 30] [--width 16] ...
  *   node --import tsx scripts/train.ts --data ../shared/fer2013 --run runs/<name> --resume    # after a kill
  *
- * Writes <run>/last (every epoch, resumable), <run>/best (best PublicTest accuracy with test-time flip),
- * <run>/history.jsonl and <run>/report/ at the end. Validation is PublicTest (or the whole test folder).
+ * Writes <run>/last (every epoch, resumable), <run>/best (best validation accuracy with test-time flip),
+ * <run>/history.jsonl and <run>/report/ at the end. Validation is the held-out part of FER2013 Training named by
+ * --val-split (default models/splits/fer2013-val.txt; src/training/split.ts); PublicTest is not loaded at all (the
+ * final measurement is `emotion-kiosk evaluate`).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_KINDS, initBackend, type BackendKind } from '../src/training/backend.js';
 import { defaultWorkerCount } from '../src/training/gradient-pool.js';
-import { loadFer2013, loadValidation } from '../src/training/fer2013.js';
+import { fileURLToPath } from 'node:url';
+import { loadFer2013, type FerDataset } from '../src/training/fer2013.js';
+import { DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, DEFAULT_VAL_SPLIT_FILE, splitTraining } from '../src/training/split.js';
 import { resumeOptions } from '../src/training/resume-options.js';
 import { DEFAULT_TRAIN, train } from '../src/training/trainer.js';
 
@@ -35,10 +39,23 @@ const program = new Command()
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--workers must be a positive integer or "auto"');
     return n;
   }, 'auto')
-  .option('--epochs <n>', 'total epochs (the one-cycle schedule spans them)', num('--epochs', 1, true), DEFAULT_TRAIN.epochs)
+  .option('--val-split <file>', `validation list (held out of Training; created stratified + seeded when absent); default ${DEFAULT_VAL_SPLIT_FILE} for image folders, models/splits/fer2013-csv-val.txt for a csv`)
+  .option('--val-fraction <x>', 'fraction of each class held out when the list is created', num('--val-fraction', 0), DEFAULT_VAL_FRACTION)
+  .option('--split-seed <n>', 'seed of the validation draw when the list is created', num('--split-seed', 0, true), DEFAULT_SPLIT_SEED)
+  .option('--epochs <n>', 'total epochs (the learning-rate schedule spans them)', num('--epochs', 1, true), DEFAULT_TRAIN.epochs)
   .option('--batch-size <n>', 'batch size', num('--batch-size', 1, true), DEFAULT_TRAIN.batchSize)
-  .option('--max-lr <x>', 'peak learning rate of the one-cycle schedule', num('--max-lr', 0), DEFAULT_TRAIN.maxLr)
-  .option('--weight-decay <x>', 'AdamW decoupled weight decay (kernels only)', num('--weight-decay', 0), DEFAULT_TRAIN.weightDecay)
+  .option('--max-lr <x>', 'peak learning rate of the schedule', num('--max-lr', 0), DEFAULT_TRAIN.maxLr)
+  .option('--weight-decay <x>', 'weight decay on kernels (AdamW: decoupled; SGD: L2 added to the gradient)', num('--weight-decay', 0), DEFAULT_TRAIN.weightDecay)
+  .addOption(new Option('--optimizer <kind>', 'adamw, or sgd (momentum, Nesterov by default)').choices(['adamw', 'sgd']).default('adamw'))
+  .option('--momentum <x>', 'SGD momentum', num('--momentum', 0), 0.9)
+  .option('--no-nesterov', 'SGD: classical momentum instead of Nesterov')
+  .addOption(new Option('--schedule <kind>', 'onecycle (15% warm-up, cosine) or cosine (--warmup-epochs, then cosine to --min-lr)').choices(['onecycle', 'cosine']).default('onecycle'))
+  .option('--warmup-epochs <n>', 'cosine schedule: linear warm-up epochs from max-lr/10', num('--warmup-epochs', 0), 3)
+  .option('--min-lr <x>', 'cosine schedule: final learning rate (default max-lr/1000)', num('--min-lr', 0))
+  .option('--pad-crop <px>', 'augmentation: pad-and-crop, random whole-pixel shift in [-px, px] with black fill (0 = off)', num('--pad-crop', 0, true), 0)
+  .option('--random-erasing <p>', 'augmentation: probability of erasing one rectangle (2-33% of the image) to the mean grey (0 = off)', num('--random-erasing', 0), 0)
+  .option('--mixup <alpha>', 'mixup with lam ~ Beta(alpha, alpha) (0 = off)', num('--mixup', 0), 0)
+  .option('--rotate <deg>', 'augmentation: max rotation in degrees', num('--rotate', 0), 15)
   .option('--width <n>', 'channels of the main convolutions (reference 10)', num('--width', 1, true), 10)
   .option('--width2 <n>', 'channels of conv3-conv4 (default: --width)', num('--width2', 1, true))
   .option('--hidden <n>', 'units of the hidden dense layer (reference 50)', num('--hidden', 1, true), 50)
@@ -80,11 +97,29 @@ async function main(): Promise<void> {
   log(`backend ${backend}; node ${process.version}; pid ${process.pid}`);
   const t0 = Date.now();
   const limit = opts['limitPerClass'] as number | undefined;
-  const trainData = await loadFer2013(String(opts['data']), 'train', { limitPerClass: limit });
+  const dataPath = String(opts['data']);
+  const isCsv = !(await stat(dataPath)).isDirectory();
+  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const splitFile = path.resolve(opts['valSplit'] !== undefined ? String(opts['valSplit']) : path.join(repoRoot, isCsv ? 'models/splits/fer2013-csv-val.txt' : DEFAULT_VAL_SPLIT_FILE));
+  const training = await loadFer2013(dataPath, 'train', { limitPerClass: limit });
+  for (const s of training.skipped) log(`skipped ${s}`);
+  const split = await splitTraining(training, {
+    dataPath,
+    isCsv,
+    file: splitFile,
+    fraction: opts['valFraction'] as number,
+    seed: opts['splitSeed'] as number,
+    partial: limit !== undefined,
+    log,
+  });
+  const trainData = split.train;
+  let valData = split.validation;
   const valLimit = opts['valLimitPerClass'] as number | undefined;
-  const valData = await loadValidation(String(opts['data']), valLimit ? { limitPerClass: valLimit } : {});
-  for (const s of [...trainData.skipped, ...valData.skipped]) log(`skipped ${s}`);
-  log(`loaded ${trainData.labels.length} train / ${valData.labels.length} ${valData.split} images in ${((Date.now() - t0) / 1000).toFixed(1)} s (${trainData.skipped.length + valData.skipped.length} skipped)`);
+  if (valLimit) valData = limitPerClass(valData, valLimit);
+  log(
+    `loaded ${training.labels.length} Training images in ${((Date.now() - t0) / 1000).toFixed(1)} s (${training.skipped.length} skipped); ` +
+      `validation split ${path.relative(process.cwd(), splitFile)}: train on ${trainData.labels.length}, validate on ${valData.labels.length} (PublicTest not loaded)`,
+  );
   const result = await train(
     {
       run,
@@ -98,6 +133,19 @@ async function main(): Promise<void> {
       labelSmoothing: opts['labelSmoothing'] as number,
       locLrScale: opts['locLrScale'] as number,
       augment: opts['augment'] as boolean,
+      augmentParams: {
+        rotateDeg: (opts['rotate'] as number | undefined) ?? 15,
+        padCrop: (opts['padCrop'] as number | undefined) ?? 0,
+        erasingProb: (opts['randomErasing'] as number | undefined) ?? 0,
+        mixupAlpha: (opts['mixup'] as number | undefined) ?? 0,
+      },
+      optimizer: (opts['optimizer'] as 'adamw' | 'sgd' | undefined) ?? 'adamw',
+      momentum: (opts['momentum'] as number | undefined) ?? 0.9,
+      nesterov: opts['nesterov'] !== false,
+      schedule: (opts['schedule'] as 'onecycle' | 'cosine' | undefined) ?? 'onecycle',
+      warmupEpochs: (opts['warmupEpochs'] as number | undefined) ?? 3,
+      ...(opts['minLr'] !== undefined ? { minLr: opts['minLr'] as number } : {}),
+      valSplit: { file: path.relative(repoRoot, splitFile), train: trainData.labels.length, validation: valData.labels.length },
       resume: Boolean(opts['resume']),
       model: {
         width: opts['width'] as number,
@@ -119,12 +167,24 @@ async function main(): Promise<void> {
     trainData,
     valData,
   );
-  log(`done: ${result.state.epoch} epochs, best ${valData.split} accuracy (test-time flip) ${(result.state.bestValAcc * 100).toFixed(2)}% at epoch ${result.state.bestEpoch}${result.stoppedEarly ? ' (early stop)' : ''}`);
+  log(`done: ${result.state.epoch} epochs, best validation accuracy (test-time flip) ${(result.state.bestValAcc * 100).toFixed(2)}% at epoch ${result.state.bestEpoch}${result.stoppedEarly ? ' (early stop)' : ''}`);
   if (opts['report'] !== false) {
     const { writeRunReport } = await import('../src/training/report.js');
     const dir = await writeRunReport(run, log);
     log(`report written to ${dir}`);
   }
+}
+
+function limitPerClass(d: FerDataset, n: number): FerDataset {
+  const seen = new Array<number>(7).fill(0);
+  const keep: number[] = [];
+  d.labels.forEach((l, i) => {
+    if ((seen[l] = (seen[l] ?? 0) + 1) <= n) keep.push(i);
+  });
+  const px = 48 * 48;
+  const images = new Uint8Array(keep.length * px);
+  keep.forEach((i, j) => images.set(d.images.subarray(i * px, (i + 1) * px), j * px));
+  return { ...d, images, labels: Uint8Array.from(keep, (i) => d.labels[i]!), sources: keep.map((i) => d.sources[i]!) };
 }
 
 main().catch((err: unknown) => {

@@ -23,6 +23,26 @@ export interface AugmentParams {
   brightness: number;
   /** Contrast factor range around the image mean (1 = none): uniform in [1 - c, 1 + c]. */
   contrast: number;
+  /**
+   * Pad-and-crop (torchvision RandomCrop(48, padding=k)): after the warp and the colour changes, shift the image by
+   * whole pixels uniform in [-k, k] on each axis, filling what comes in with black (pixel 0). 0 or absent = off.
+   */
+  padCrop?: number;
+  /**
+   * Random erasing (Zhong et al. 2017, torchvision RandomErasing defaults): with this probability, one rectangle of
+   * area uniform in [erasingAreaMin, erasingAreaMax] of the image and aspect ratio log-uniform in [0.3, 3.3] is set
+   * to 0 after normalisation (the data set's mean grey). 0 or absent = off.
+   */
+  erasingProb?: number;
+  erasingAreaMin?: number;
+  erasingAreaMax?: number;
+  /**
+   * Mixup (Zhang et al. 2018): each training image is blended with a partner drawn from the whole training set,
+   * x = lam x_i + (1 - lam) x_j, target lam y_i + (1 - lam) y_j, lam ~ Beta(alpha, alpha) folded to >= 0.5 (the
+   * image's own label dominates). Seeded per (seed, epoch, image), so independent of batch order and shards.
+   * 0 or absent = off. Applied in batch.ts (it needs the data set), not by applyAugment.
+   */
+  mixupAlpha?: number;
 }
 
 export const DEFAULT_AUGMENT: AugmentParams = {
@@ -54,9 +74,43 @@ export interface AugmentDraw {
   flip: boolean;
   brightness: number;
   contrast: number;
+  /** Pad-and-crop shift in whole pixels (absent = none). */
+  shiftX?: number;
+  shiftY?: number;
+  /** Erased rectangle [x0, y0, w, h] in output pixels (absent = none). */
+  erase?: [number, number, number, number];
 }
 
+/**
+ * Draws in a fixed order: the base transform first, then (only when enabled) pad-and-crop, then erasing; a
+ * configuration without the optional ones draws exactly what it did before they existed.
+ */
 export function drawAugment(rng: Rng, p: AugmentParams, size: number): AugmentDraw {
+  const d = drawBase(rng, p, size);
+  const k = p.padCrop ?? 0;
+  if (k > 0) {
+    d.shiftX = rng.int(2 * k + 1) - k;
+    d.shiftY = rng.int(2 * k + 1) - k;
+  }
+  const pe = p.erasingProb ?? 0;
+  if (pe > 0 && rng.next() < pe) {
+    const amin = p.erasingAreaMin ?? 0.02;
+    const amax = p.erasingAreaMax ?? 0.33;
+    // as torchvision: up to 10 attempts to fit the rectangle inside the image
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const area = rng.uniform(amin, amax) * size * size;
+      const ratio = Math.exp(rng.uniform(Math.log(0.3), Math.log(1 / 0.3)));
+      const h = Math.round(Math.sqrt(area * ratio));
+      const w = Math.round(Math.sqrt(area / ratio));
+      if (h < 1 || w < 1 || h > size || w > size) continue;
+      d.erase = [rng.int(size - w + 1), rng.int(size - h + 1), w, h];
+      break;
+    }
+  }
+  return d;
+}
+
+function drawBase(rng: Rng, p: AugmentParams, size: number): AugmentDraw {
   return {
     angle: (rng.uniform(-p.rotateDeg, p.rotateDeg) * Math.PI) / 180,
     scale: rng.uniform(p.scaleMin, p.scaleMax),
@@ -126,6 +180,24 @@ export function applyAugment(
     if (v < 0) v = 0;
     else if (v > 255) v = 255;
     out[offset + i] = (v / 255 - mean) / std;
+  }
+  const sx = d.shiftX ?? 0;
+  const sy = d.shiftY ?? 0;
+  if (sx !== 0 || sy !== 0) {
+    // output (x, y) shows (x - sx, y - sy); what comes in from outside is black
+    const black = (0 - mean) / std;
+    const copy = out.slice(offset, offset + size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const xs = x - sx;
+        const ys = y - sy;
+        out[offset + y * size + x] = xs >= 0 && xs < size && ys >= 0 && ys < size ? copy[ys * size + xs]! : black;
+      }
+    }
+  }
+  if (d.erase) {
+    const [x0, y0, w, h] = d.erase;
+    for (let y = y0; y < y0 + h; y++) out.fill(0, offset + y * size + x0, offset + y * size + x0 + w);
   }
 }
 

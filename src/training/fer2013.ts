@@ -21,7 +21,8 @@ const PIXELS = FER_SIZE * FER_SIZE;
 export type FerSplit = 'train' | 'PublicTest' | 'PrivateTest' | 'test';
 
 export interface FerDataset {
-  split: FerSplit;
+  /** 'validation' = the part of Training held out by the validation split (split.ts). */
+  split: FerSplit | 'validation';
   /** n * 48 * 48 grey pixels, row-major, one image after another. */
   images: Uint8Array;
   /** Class index (FER2013 order, see EMOTIONS) per image. */

@@ -43,6 +43,25 @@ async function runState(run: string): Promise<TrainState> {
   return readJson<TrainState>(path.join(dir, 'state.json'));
 }
 
+/** What the validation set was, in words (the report must say what the epoch was chosen on). */
+export function validationLabel(best: Pick<BestEval, 'split' | 'n'>, state: Pick<TrainState, 'options'>): { short: string; long: string } {
+  if (best.split === 'validation') {
+    const vs = state.options['valSplit'] as { file?: string; train?: number } | undefined;
+    const file = vs?.file ? `\`${vs.file}\`, ` : '';
+    return {
+      short: 'validation (held out of Training)',
+      long:
+        `the validation split held out of FER2013 Training (${file}${best.n} images, stratified ~10% per class, seeded; ` +
+        `never trained on${vs?.train ? `; training used the other ${vs.train}` : ''}). The best epoch is chosen on it; PublicTest was not loaded ` +
+        `by the trainer and is measured separately (\`emotion-kiosk evaluate\`)`,
+    };
+  }
+  return {
+    short: best.split,
+    long: `${best.split} (${best.n} images): a test split, so a best epoch chosen on it gives an optimistic figure`,
+  };
+}
+
 function pct(x: number, digits = 2): string {
   return `${(x * 100).toFixed(digits)}%`;
 }
@@ -57,6 +76,11 @@ function describe(o: Record<string, unknown>): string {
     cli['attention'] === false ? 'no attention' : 'attention',
     cli['augment'] === false ? 'no augmentation' : 'augmentation',
     `class-weight power ${String(cli['classWeightPower'] ?? '?')}`,
+    ...(cli['optimizer'] === 'sgd' ? ['SGD'] : []),
+    ...(cli['schedule'] === 'cosine' ? ['cosine schedule'] : []),
+    ...(Number(cli['padCrop'] ?? 0) > 0 ? [`pad-crop ${String(cli['padCrop'])}`] : []),
+    ...(Number(cli['randomErasing'] ?? 0) > 0 ? [`erasing ${String(cli['randomErasing'])}`] : []),
+    ...(Number(cli['mixup'] ?? 0) > 0 ? [`mixup ${String(cli['mixup'])}`] : []),
   ];
   return parts.join(', ');
 }
@@ -81,19 +105,20 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
   const totalMin = h.reduce((a, r) => a + r.seconds, 0) / 60;
   const ips = h.length ? h.reduce((a, r) => a + r.imagesPerSecond, 0) / h.length : 0;
   const f = best.flip;
+  const val = validationLabel(best, state);
   const lines: string[] = [];
   lines.push(`# Training report: ${name}`, '');
   lines.push(
     `Deep_Emotion (convolutional branch + spatial-transformer attention) trained in TensorFlow.js on FER2013 ` +
-      `(backend \`${state.backend}\`). Validation = ${best.split} (${best.n} images). All numbers below were measured ` +
+      `(backend \`${state.backend}\`). Validation = ${val.long}. All numbers below were measured ` +
       `by this run's own evaluation after each epoch (float32 TensorFlow.js model, before ONNX export/quantisation).`,
     '',
   );
   lines.push('## Result', '');
   lines.push(`| | value |`, `|---|---|`);
   lines.push(`| best epoch | ${best.epoch} of ${state.epoch} done (schedule planned ${state.plannedEpochs ?? state.epoch}) |`);
-  lines.push(`| ${best.split} accuracy, test-time flip (crop + mirror averaged) | **${pct(f.accuracy)}** |`);
-  lines.push(`| ${best.split} accuracy, single crop | ${pct(best.noFlip.accuracy)} |`);
+  lines.push(`| ${val.short} accuracy, test-time flip (crop + mirror averaged) | **${pct(f.accuracy)}** |`);
+  lines.push(`| ${val.short} accuracy, single crop | ${pct(best.noFlip.accuracy)} |`);
   lines.push(`| macro F1 (flip) | ${f.macroF1.toFixed(3)} |`);
   if (last) lines.push(`| last epoch | train acc ${pct(last.trainAcc)} (augmented), val ${pct(last.valAccFlip)} (flip) |`);
   lines.push(`| training time | ${totalMin.toFixed(0)} min, mean ${ips.toFixed(0)} images/s (shared 2-core machine) |`, '');
@@ -111,14 +136,32 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
       `dropout ${String(cli['dropout'])} before fc1 (training only), attention ${cli['attention'] === false ? 'off' : 'on'}; ` +
       `layout and weights in src/training/CHECKPOINT.md.`,
   );
+  const sgd = cli['optimizer'] === 'sgd';
+  const sched =
+    cli['schedule'] === 'cosine'
+      ? `warm-up + cosine schedule (peak ${String(cli['maxLr'])}, ${String(cli['warmupEpochs'] ?? 3)} linear warm-up epochs from a tenth of it, cosine to ${String(cli['minLr'] ?? `${String(cli['maxLr'])}/1000`)} at the last planned epoch)`
+      : `one-cycle schedule (peak ${String(cli['maxLr'])}, 15% linear warm-up, cosine decay)`;
   lines.push(
-    `- Optimiser: AdamW (weight decay ${String(cli['weightDecay'])} on kernels), batch ${String(cli['batchSize'])}, one-cycle schedule ` +
-      `(peak ${String(cli['maxLr'])}, 15% linear warm-up, cosine decay); the attention network at ${String(cli['locLrScale'])}x the rate ` +
-      `(at the full rate Adam pushes theta off the image and the network collapses to a constant output).`,
+    (sgd
+      ? `- Optimiser: SGD, ${cli['nesterov'] === false ? 'classical' : 'Nesterov'} momentum ${String(cli['momentum'] ?? 0.9)}, L2 weight decay ${String(cli['weightDecay'])} on kernels, `
+      : `- Optimiser: AdamW (weight decay ${String(cli['weightDecay'])} on kernels), `) +
+      `batch ${String(cli['batchSize'])}, ${sched}; the attention network at ${String(cli['locLrScale'])}x the rate` +
+      (sgd ? '.' : ` (at the full rate Adam pushes theta off the image and the network collapses to a constant output).`),
   );
+  // what the trainer applied (state.options.augmentParams), else the command line's spelling
+  const ap = (state.options['augmentParams'] as Record<string, unknown> | undefined) ?? {};
+  const padCrop = Number(ap['padCrop'] ?? cli['padCrop'] ?? 0);
+  const erasing = Number(ap['erasingProb'] ?? cli['randomErasing'] ?? 0);
+  const mixup = Number(ap['mixupAlpha'] ?? cli['mixup'] ?? 0);
+  const extra: string[] = [];
+  if (padCrop > 0) extra.push(`pad-and-crop +-${padCrop} px (black fill)`);
+  if (erasing > 0) extra.push(`random erasing p ${erasing} (2-33% of the area, to the mean grey)`);
+  if (mixup > 0) extra.push(`mixup alpha ${mixup}`);
+  if (Number(cli['labelSmoothing'] ?? 0) > 0) extra.push(`label smoothing ${String(cli['labelSmoothing'])}`);
   lines.push(
-    `- Augmentation (${cli['augment'] === false ? 'OFF' : 'on'}, deterministic per seed/epoch/image): rotation +-15 deg, zoom 0.9-1.2 and ` +
-      `translation +-10% (together a random crop re-scaled to 48x48), horizontal flip, brightness +-20%, contrast +-25%.`,
+    `- Augmentation (${cli['augment'] === false ? 'OFF' : 'on'}, deterministic per seed/epoch/image): rotation +-${String(ap['rotateDeg'] ?? cli['rotate'] ?? 15)} deg, zoom 0.9-1.2 and ` +
+      `translation +-10% (together a random crop re-scaled to 48x48), horizontal flip, brightness +-20%, contrast +-25%` +
+      (extra.length ? `; ${extra.join('; ')}.` : '.'),
   );
   lines.push(
     `- Class imbalance (disgust: 436 of 28,709 training images): handled with class-weighted cross-entropy, ` +
@@ -168,8 +211,8 @@ export async function writeRunReport(run: string, log: (l: string) => void, abla
   await mkdir(out, { recursive: true });
   await writeFile(path.join(out, 'accuracy.png'), accuracyChart(state.history, `${name}: accuracy per epoch`));
   await writeFile(path.join(out, 'loss.png'), lossChart(state.history, `${name}: loss and learning rate`));
-  await writeFile(path.join(out, 'confusion.png'), confusionChart(best.flip, `${name}: ${best.split} confusion (epoch ${best.epoch}, flip), rows = true`));
-  await writeFile(path.join(out, 'per-class.png'), perClassChart(best.flip, `${name}: ${best.split} per class (epoch ${best.epoch}, flip)`));
+  await writeFile(path.join(out, 'confusion.png'), confusionChart(best.flip, `${name}: ${validationLabel(best, state).short} confusion (epoch ${best.epoch}, flip), rows = true`));
+  await writeFile(path.join(out, 'per-class.png'), perClassChart(best.flip, `${name}: ${validationLabel(best, state).short} per class (epoch ${best.epoch}, flip)`));
   const metrics = {
     run: name,
     split: best.split,

@@ -44,6 +44,36 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
+  /** Gamma(shape, 1) (Marsaglia & Tsang; shape < 1 by the boost gamma(shape + 1) * u^(1/shape)). */
+  gamma(shape: number): number {
+    if (!(shape > 0)) throw new Error(`gamma shape ${shape} must be > 0`);
+    if (shape < 1) {
+      let u = this.next();
+      while (u <= 1e-12) u = this.next();
+      return this.gamma(shape + 1) * Math.pow(u, 1 / shape);
+    }
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = this.next();
+      if (u < 1 - 0.0331 * x ** 4 || Math.log(Math.max(u, 1e-300)) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+    }
+  }
+
+  /** Beta(a, b) in [0, 1]. */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    const y = this.gamma(b);
+    return x + y > 0 ? x / (x + y) : 0.5;
+  }
+
   /** Fisher-Yates shuffle in place. */
   shuffle<T>(a: T[] | Uint32Array | Int32Array): void {
     for (let i = a.length - 1; i > 0; i--) {

@@ -45,14 +45,30 @@ export function dropoutSeed(seed: number, epoch: number, batchIndex: number, sha
 
 export function shardGradients(model: DeepEmotion, data: FerDataset, indices: ArrayLike<number>, trainable: string[], ctx: ShardContext): ShardResult {
   const m = indices.length;
-  const { x, y } = makeBatch(data, indices, ctx.epoch, ctx.seed, ctx.aug, model.config.normalization);
+  const { x, y, y2, lam } = makeBatch(data, indices, ctx.epoch, ctx.seed, ctx.aug, model.config.normalization);
   const bn: BnUpdate[] = [];
   const vars = trainable.map((name) => model.p(name));
+  const k = model.config.labels.length;
   const { value, grads, predicted } = tf.tidy(() => {
     const xt = tf.tensor4d(x, [m, FER_SIZE, FER_SIZE, 1]);
     const yt = tf.tensor1d(y, 'int32');
-    const oneHot = tf.oneHot(yt, model.config.labels.length);
-    const sw = tf.tensor1d(Float32Array.from(y, (c) => ctx.classWeights[c]!));
+    let oneHot: tf.Tensor = tf.oneHot(yt, k);
+    let sw = tf.tensor1d(Float32Array.from(y, (c) => ctx.classWeights[c]!));
+    if (y2 && lam) {
+      // mixup: weight W = lam w_y + (1 - lam) w_y2 and target (lam w_y e_y + (1 - lam) w_y2 e_y2) / W, so that
+      // W * CE(target) = lam w_y CE(y) + (1 - lam) w_y2 CE(y2) (cross-entropy is linear in the target)
+      const t = new Float32Array(m * k);
+      const w = new Float32Array(m);
+      for (let b = 0; b < m; b++) {
+        const a = lam[b]! * ctx.classWeights[y[b]!]!;
+        const c = (1 - lam[b]!) * ctx.classWeights[y2[b]!]!;
+        w[b] = a + c;
+        t[b * k + y[b]!] = (t[b * k + y[b]!] ?? 0) + a / (a + c);
+        t[b * k + y2[b]!] = (t[b * k + y2[b]!] ?? 0) + c / (a + c);
+      }
+      oneHot = tf.tensor2d(t, [m, k]);
+      sw = tf.tensor1d(w);
+    }
     let logitsKept: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const logits = model.forward(xt, true, dropoutSeed(ctx.seed, ctx.epoch, ctx.batchIndex, ctx.shard), bn);

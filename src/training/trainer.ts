@@ -1,6 +1,6 @@
 /**
  * The training loop: seeded shuffling and augmentation, class-weighted cross-entropy, AdamW with a one-cycle
- * schedule, evaluation with and without test-time flip after every epoch, a resumable checkpoint after every epoch
+ * schedule or SGD (Nesterov momentum, weight decay) with warm-up + cosine, evaluation with and without test-time flip after every epoch, a resumable checkpoint after every epoch
  * (`<run>/last`), the best on validation accuracy (`<run>/best`), and early stopping.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { AdamW } from './adamw.js';
-import { DEFAULT_AUGMENT, normalizeInto, NO_AUGMENT } from './augment.js';
+import { DEFAULT_AUGMENT, normalizeInto, NO_AUGMENT, type AugmentParams } from './augment.js';
 import { meanStd } from './batch.js';
 import { loadCheckpoint, resolveCheckpointDir, saveCheckpoint, type EpochRecord, type TrainState } from './checkpoint.js';
 import { classCounts, FER_SIZE, type FerDataset } from './fer2013.js';
@@ -16,7 +16,20 @@ import { classificationReport, classWeights, confusionMatrix, type Classificatio
 import { GradientWorkerPool } from './gradient-pool.js';
 import { DeepEmotion, defaultModelConfig, type ModelConfig } from './model.js';
 import { mixSeed, Rng } from './rng.js';
-import { oneCycleLr } from './schedule.js';
+import { cosineLr, oneCycleLr } from './schedule.js';
+import { Sgd } from './sgd.js';
+
+/** What the loop needs of an optimiser (AdamW and Sgd); namedState() is what the checkpoint stores. */
+interface Optimizer {
+  step: number;
+  apply(grads: Map<string, tf.Tensor>, lr: number): void;
+  namedState(): tf.NamedTensorMap;
+  loadState(state: tf.NamedTensorMap, step: number): void;
+  dispose(): void;
+}
+
+export type OptimizerKind = 'adamw' | 'sgd';
+export type ScheduleKind = 'onecycle' | 'cosine';
 
 const PIX = FER_SIZE * FER_SIZE;
 
@@ -37,6 +50,20 @@ export interface TrainOptions {
    */
   locLrScale: number;
   augment: boolean;
+  /** Changes to DEFAULT_AUGMENT (pad-and-crop, random erasing, mixup, ...); ignored with augment: false. */
+  augmentParams?: Partial<AugmentParams>;
+  /** 'adamw' (default; decoupled weight decay) or 'sgd' (momentum, L2 weight decay as torch.optim.SGD). */
+  optimizer?: OptimizerKind;
+  /** SGD momentum (default 0.9) and Nesterov (default true). */
+  momentum?: number;
+  nesterov?: boolean;
+  /** 'onecycle' (default: 15% warm-up from maxLr/25, cosine to maxLr/1000) or 'cosine' (warmupEpochs, cosine to minLr). */
+  schedule?: ScheduleKind;
+  /** Cosine schedule: linear warm-up epochs from maxLr/10 (default 3) and the final learning rate (default maxLr/1000). */
+  warmupEpochs?: number;
+  minLr?: number;
+  /** Where the validation set came from (recorded in state.json and the report): the list file and the sizes. */
+  valSplit?: { file: string; train: number; validation: number };
   resume: boolean;
   model: Partial<ModelConfig>;
   /**
@@ -130,7 +157,12 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
   let model: DeepEmotion;
   let state: TrainState;
   const counts = classCounts(trainData.labels);
-  let optimizer: AdamW;
+  let optimizer: Optimizer;
+  const makeOptimizer = (m: DeepEmotion): Optimizer =>
+    opts.optimizer === 'sgd'
+      ? new Sgd(paramsOf(m), decayedOf(m), lrScaleOf(m, opts.locLrScale), { momentum: opts.momentum ?? 0.9, nesterov: opts.nesterov ?? true, weightDecay: opts.weightDecay })
+      : new AdamW(paramsOf(m), decayedOf(m), lrScaleOf(m, opts.locLrScale), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+  const stateKey = opts.optimizer === 'sgd' ? 'mom/' : 'm/';
   const resumeDir = opts.resume ? resolveCheckpointDir(lastDir) : null;
   if (opts.resume && !resumeDir) log(`--resume: no checkpoint in ${lastDir} yet, starting a new run`);
   if (resumeDir) {
@@ -138,19 +170,22 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
     if (!ck.state) throw new Error(`${resumeDir} has no state.json: cannot resume`);
     model = ck.model;
     state = ck.state;
-    optimizer = new AdamW(paramsOf(model), decayedOf(model), lrScaleOf(model, opts.locLrScale), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+    optimizer = makeOptimizer(model);
+    if (ck.optimizerState && !Object.keys(ck.optimizerState).some((k) => k.startsWith(stateKey))) {
+      throw new Error(`${resumeDir}: its optimizer state is not ${opts.optimizer ?? 'adamw'}'s (names ${stateKey}*): resume with the optimizer the run was started with`);
+    }
     if (ck.optimizerState) {
       optimizer.loadState(ck.optimizerState, state.optimizerStep);
       tf.dispose(Object.values(ck.optimizerState));
     } else {
       optimizer.step = state.optimizerStep;
-      log(`warning: ${resumeDir} has no optimizer state; Adam moments restart from zero`);
+      log(`warning: ${resumeDir} has no optimizer state; the optimizer's moments restart from zero`);
     }
     log(`resumed from ${resumeDir}: epoch ${state.epoch} done, best val acc ${(state.bestValAcc * 100).toFixed(2)}% (epoch ${state.bestEpoch})`);
   } else {
     const cfg = defaultModelConfig({ ...opts.model, normalization: meanStd(trainData.images) });
     model = new DeepEmotion(cfg, mixSeed(opts.seed, 0xc0ffee));
-    optimizer = new AdamW(paramsOf(model), decayedOf(model), lrScaleOf(model, opts.locLrScale), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: opts.weightDecay });
+    optimizer = makeOptimizer(model);
     state = {
       epoch: 0,
       optimizerStep: 0,
@@ -167,14 +202,20 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
   const seed = state.seed;
   const weights = classWeights(counts, opts.classWeightPower);
   log(`model ${JSON.stringify(model.config)}; ${model.trainableVariables().reduce((a, v) => a + v.size, 0)} trainable parameters`);
-  log(`train ${trainData.labels.length} images, per class ${counts.join('/')}; class weights ${weights.map((w) => w.toFixed(2)).join('/')}; val ${valData.labels.length}`);
-  const aug = opts.augment ? DEFAULT_AUGMENT : NO_AUGMENT;
+  log(`train ${trainData.labels.length} images, per class ${counts.join('/')}; class weights ${weights.map((w) => w.toFixed(2)).join('/')}; val (${valData.split}) ${valData.labels.length}`);
+  const aug: AugmentParams = opts.augment ? { ...DEFAULT_AUGMENT, ...(opts.augmentParams ?? {}) } : NO_AUGMENT;
+  log(`optimizer ${opts.optimizer ?? 'adamw'}, schedule ${opts.schedule ?? 'onecycle'}; augmentation ${JSON.stringify(aug)}`);
   const n = trainData.labels.length;
   const fullBatches = Math.ceil(n / opts.batchSize);
   const batchesPerEpoch = Math.min(fullBatches, opts.maxBatchesPerEpoch ?? Infinity);
   let plannedEpochs = Math.min(opts.epochs, state.plannedEpochs ?? opts.epochs);
   if (opts.resume && opts.epochs > (state.plannedEpochs ?? 0)) plannedEpochs = opts.epochs;
   const schedule = { maxLr: opts.maxLr, totalSteps: plannedEpochs * batchesPerEpoch, warmupFraction: 0.15, divFactor: 25, finalDiv: 1e3 };
+  const cosine = opts.schedule === 'cosine';
+  const lrAt = (step: number): number =>
+    cosine
+      ? cosineLr(step, { maxLr: opts.maxLr, totalSteps: schedule.totalSteps, warmupSteps: Math.round((opts.warmupEpochs ?? 3) * batchesPerEpoch), divFactor: 10, minLr: opts.minLr ?? opts.maxLr / 1e3 })
+      : oneCycleLr(step, schedule);
   const trainable = model.specs.filter((s) => s.trainable).map((s) => s.name);
   const pool = await GradientWorkerPool.start({
     workers: opts.workers ?? 1,
@@ -205,7 +246,7 @@ export async function train(opts: TrainOptions, trainData: FerDataset, valData: 
       bar?.start(batchesPerEpoch, 0, { loss: '-', acc: '-', ips: '-' });
       for (let b = 0; b < batchesPerEpoch; b++) {
         const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
-        lr = oneCycleLr(optimizer.step, schedule);
+        lr = lrAt(optimizer.step);
         const r = await pool.batch(model, trainData, idx, epoch, b);
         model.applyBnUpdates(r.bn);
         optimizer.apply(r.grads, lr);
