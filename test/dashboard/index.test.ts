@@ -129,6 +129,9 @@ test('run --dashboard (in-process): shows events and routed log lines, and stop(
     assert.match(shown, /WARN {2}\[kiosk\] camera hiccup/);
     // the log line is inside the events panel (a bordered line), not scribbled over the layout
     assert.ok(shown.split('\n').some((l) => /^x.*camera hiccup.*x$/.test(l)), shown);
+    // escapes in a log line are stripped: the text shows, inert, inside the panel; the pane title is untouched
+    assert.ok(shown.split('\n').some((l) => /^x.*stream said \]0;PWNED\[2J\[31mEVILRED2J done.*x$/.test(l)), shown);
+    assert.doesNotMatch(tmux('display-message', '-p', '-t', s, '#{pane_title}'), /PWNED/);
     const pid = tmux('display-message', '-p', '-t', s, '#{pane_pid}').trim();
     // the pane's shell runs node as its only child: signal that process by its id
     const child = Number(execFileSync('pgrep', ['-P', pid], { encoding: 'utf8' }).trim().split('\n')[0]);
