@@ -31,7 +31,7 @@ import path from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { nodeFs, fsError, type OutboxFs } from './outbox-fs.js';
 import { frameRecord, looksTorn, MIN_RECORD_BYTES, parseLine } from './outbox-frame.js';
-import { OutboxLock, systemLockEnv, type LockEnv } from './outbox-lock.js';
+import { LOCK_NAME, OutboxLock, systemLockEnv, type LockEnv } from './outbox-lock.js';
 
 export { OutboxLockedError } from './outbox-lock.js';
 
@@ -371,7 +371,10 @@ export class Outbox {
     this.persistedAcked = this.acked;
     let next = this.acked + 1;
     const names = (await this.fs.readdir(dir)).sort();
-    if (names.includes(ACK_TMP)) await this.fs.unlink(path.join(dir, ACK_TMP)).catch(() => {});
+    for (const n of names) {
+      // left by a crash: the ack pointer's temp file, a stale lock moved aside before it was removed
+      if (n === ACK_TMP || n.startsWith(`${LOCK_NAME}.stale-`)) await this.fs.unlink(path.join(dir, n)).catch(() => {});
+    }
     let setAside = false;
     for (const name of names) {
       const aside = ASIDE_RE.exec(name);

@@ -116,3 +116,23 @@ test('in-memory mode (durable: false) writes nothing', async () => {
   await box.close();
   assert.deepEqual(readdirSync(d), []);
 });
+
+test('an outbox written before framing (plain JSON lines) is read after an upgrade in place; new records are framed', async () => {
+  const d = dir();
+  const line = (s: number) => JSON.stringify({ s, t: Date.now(), topic: 'ek/x/events', p: `old${s}` }) + '\n';
+  writeFileSync(path.join(d, 'seg-000000000000.log'), [0, 1, 2].map(line).join(''));
+  writeFileSync(path.join(d, 'seg-000000000003.log'), [3, 4].map(line).join(''));
+  writeFileSync(path.join(d, 'ack.json'), JSON.stringify({ acked: 1 }) + '\n');
+  const box = await open(d);
+  assert.deepEqual(box.from(0, 10).map((r) => r.payload), ['old2', 'old3', 'old4']);
+  const rec = await box.append('ek/x/events', (s) => `new${s}`);
+  assert.equal(rec.seq, 5);
+  await box.close();
+  const newest = readFileSync(path.join(d, 'seg-000000000005.log'), 'utf8');
+  assert.match(newest, /^\d+ [0-9a-f]{8} \{"s":5,/, 'a framed line: <length> <crc32> <json>');
+  const again = await open(d);
+  assert.deepEqual(again.from(0, 10).map((r) => r.payload), ['old2', 'old3', 'old4', 'new5']);
+  for (const r of again.from(0, 10)) again.ack(r.seq);
+  await again.close();
+  assert.deepEqual(readdirSync(d).filter((n) => n.startsWith('seg-')), ['seg-000000000005.log'], 'the old segments go once acknowledged');
+});
