@@ -14,6 +14,7 @@
  * first with `gst-launch-1.0 nvarguscamerasrc sensor-id=0 ! fakesink`; if it fails, restart the Argus daemon
  * (`sudo systemctl restart nvargus-daemon`).
  */
+import { redactSecrets } from '../util/redact.js';
 
 /**
  * Element factory names in a gst-launch style pipeline: the first word of each "!"-separated part, skipping caps
@@ -53,7 +54,7 @@ export function missingElementsMessage(pipeline: string, missing: string[]): str
     ? ' nvarguscamerasrc and nvvidconv exist only on NVIDIA Jetson (JetPack\'s nvidia-l4t-gstreamer).'
     : '';
   return (
-    `cannot open GStreamer pipeline "${pipeline}": element${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ` +
+    `cannot open GStreamer pipeline "${redactSecrets(pipeline)}": element${missing.length === 1 ? '' : 's'} ${missing.join(', ')} ` +
     `not installed ("gst-inspect-1.0 ${missing[0]}" finds nothing).${jetson} Install the plugin package that provides ` +
     `${missing.length === 1 ? 'it' : 'them'} (gstreamer1.0-plugins-base/-good/-bad/-ugly) or fix the pipeline.`
   );
@@ -113,7 +114,7 @@ export function parseVideoBackends(buildInformation: string): VideoBackendSuppor
 /** The error text for a GStreamer pipeline when OpenCV lacks the backend. */
 export function gstreamerMissingMessage(pipeline: string, detail: string | undefined): string {
   return (
-    `cannot open GStreamer pipeline "${pipeline}": this OpenCV was built without GStreamer (build information says "GStreamer: ${detail ?? 'not listed'}"). ` +
+    `cannot open GStreamer pipeline "${redactSecrets(pipeline)}": this OpenCV was built without GStreamer (build information says "GStreamer: ${detail ?? 'not listed'}"). ` +
     'Install an OpenCV with GStreamer: on a Jetson use JetPack\'s OpenCV (apt install nvidia-opencv / the L4T image\'s libopencv), ' +
     'on Debian/Ubuntu libopencv-videoio-dev with gstreamer1.0-plugins-base and gstreamer1.0-plugins-good, then rebuild @u4/opencv4nodejs (npm rebuild @u4/opencv4nodejs).'
   );

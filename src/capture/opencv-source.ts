@@ -5,6 +5,7 @@
  */
 import { cv, type Mat, type VideoCapture } from '../vision/opencv.js';
 import type { Logger } from '../util/logger.js';
+import { redactSecrets } from '../util/redact.js';
 import { MediaClock } from './media-clock.js';
 import { FramePacer } from './pacing.js';
 import { SourceError, type Frame, type FrameSource } from './types.js';
@@ -237,7 +238,7 @@ export function describeTarget(t: OpenCvTarget): string {
     case 'url':
       return `network stream ${t.redacted} (FFmpeg backend)`;
     case 'gstreamer':
-      return `GStreamer pipeline "${t.pipeline}"`;
+      return `GStreamer pipeline "${redactSecrets(t.pipeline)}"`;
   }
 }
 

@@ -21,3 +21,13 @@ test('device nodes: missing, present, not accessible', (t) => {
   chmodSync(node, 0o000);
   if (process.getuid?.() !== 0) assert.match(describeDeviceNode(node), /permission denied/); // root may open anything
 });
+
+test('GStreamer pipelines with credentials are redacted in every message that shows them', async () => {
+  const { gstreamerMissingMessage, missingElementsMessage } = await import('../../src/capture/gstreamer.js');
+  const { describeTarget } = await import('../../src/capture/opencv-source.js');
+  const pipeline = 'rtspsrc location=rtsp://admin:p@ss w#rd@cam/h264 user-pw=hunter2 latency=0 ! rtph264depay ! avdec_h264 ! videoconvert ! appsink';
+  for (const msg of [gstreamerMissingMessage(pipeline, 'NO'), missingElementsMessage(pipeline, ['rtspsrc']), describeTarget({ kind: 'gstreamer', pipeline })]) {
+    for (const secret of ['p@ss', 'w#rd', 'hunter2']) assert.ok(!msg.includes(secret), `${secret} in: ${msg}`);
+    assert.match(msg, /@cam\/h264 user-pw=\*\*\* latency=0 ! rtph264depay/);
+  }
+});
