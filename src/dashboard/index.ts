@@ -111,26 +111,28 @@ export interface MqttDashboardOptions extends SubscriberOptions {
 export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
   const c = new DashboardController(o.device, `${redactUrl(o.url)} ${o.prefix}/${o.device === 'all' ? '+' : o.device}`);
   c.start();
-  const sub = subscribeKiosks(o, {
-    onMessage: (message) => {
-      applyContractMessage(c.state, message, Date.now());
-      c.changed();
-    },
-    onMalformed: (topic, reason, retained) => {
-      noteMalformed(c.state, topic, reason);
-      o.logger?.debug(`ignored a malformed${retained ? ' retained' : ''} message on ${printable(topic).slice(0, 200)}: ${printable(reason).slice(0, 200)}`);
-      c.changed();
-    },
-    onStatus: ({ connected, error }) => {
-      setSource(c.state, connected, error, Date.now());
-      c.changed();
-    },
-  });
+  let sub: { close(): Promise<void> } | null = null;
   try {
+    // inside the try: a setting that fails here (an unreadable CA or client certificate) must still restore the terminal
+    sub = subscribeKiosks(o, {
+      onMessage: (message) => {
+        applyContractMessage(c.state, message, Date.now());
+        c.changed();
+      },
+      onMalformed: (topic, reason, retained) => {
+        noteMalformed(c.state, topic, reason);
+        o.logger?.debug(`ignored a malformed${retained ? ' retained' : ''} message on ${printable(topic).slice(0, 200)}: ${printable(reason).slice(0, 200)}`);
+        c.changed();
+      },
+      onStatus: ({ connected, error }) => {
+        setSource(c.state, connected, error, Date.now());
+        c.changed();
+      },
+    });
     await c.untilQuit();
   } finally {
     c.stop();
-    await sub.close();
+    await sub?.close();
   }
 }
 

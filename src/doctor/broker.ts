@@ -1,5 +1,4 @@
 /** Broker reachability: a short MQTT connect with the config's address, credentials and TLS files. */
-import { readFileSync } from 'node:fs';
 import type { KioskConfig } from '../config/schema.js';
 import { redactUrl } from '../util/redact.js';
 import { fail, ok, skip, type CheckResult } from './result.js';
@@ -27,26 +26,34 @@ export function checkBroker(mqtt: KioskConfig['mqtt'], probe: BrokerProbe | unde
 }
 
 export async function probeBroker(mqtt: KioskConfig['mqtt'], timeoutMs: number): Promise<BrokerProbe> {
+  // the kiosk's own options builder (credentials from the URL or the config, TLS files, client certificate), loaded
+  // only when a probe runs; the probe connects once and does not retry
+  const { brokerAddress, clientOptions, MqttConfigError } = await import('../mqtt/connection.js');
   const { connect } = await import('mqtt');
   const started = Date.now();
-  const read = (f: string | undefined) => (f ? readFileSync(f) : undefined);
-  let tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  let address: string;
+  let options: ReturnType<typeof clientOptions>;
   try {
-    tls = { ca: read(mqtt.ca), cert: read(mqtt.cert), key: read(mqtt.key) };
-  } catch (err) {
-    return { connected: false, code: (err as NodeJS.ErrnoException).code, message: `cannot read a TLS file (mqtt.ca/cert/key): ${(err as Error).message}` };
-  }
-  return new Promise<BrokerProbe>((resolve) => {
-    const client = connect(mqtt.broker, {
-      clientId: `emotion-kiosk-doctor-${process.pid}`,
-      connectTimeout: timeoutMs,
-      reconnectPeriod: 0,
-      clean: true,
+    const settings = {
+      url: mqtt.broker,
       username: mqtt.username,
       password: mqtt.password,
+      ca: mqtt.ca,
+      cert: mqtt.cert,
+      key: mqtt.key,
       rejectUnauthorized: mqtt.rejectUnauthorized,
-      ...Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)),
-    });
+      keepaliveS: mqtt.keepaliveS,
+      clientId: `emotion-kiosk-doctor-${process.pid}`,
+    };
+    address = brokerAddress(settings.url);
+    options = clientOptions(settings);
+  } catch (err) {
+    if (!(err instanceof MqttConfigError)) throw err;
+    const m = err.message;
+    return { connected: false, code: 'CONFIG', message: /cannot read/.test(m) ? `cannot read a TLS file (mqtt.ca/cert/key): ${m}` : m };
+  }
+  return new Promise<BrokerProbe>((resolve) => {
+    const client = connect(address, { ...options, connectTimeout: timeoutMs, reconnectPeriod: 0 });
     let settled = false;
     const finish = (r: BrokerProbe) => {
       if (settled) return;

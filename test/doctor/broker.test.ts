@@ -15,7 +15,7 @@ before(async () => {
   pki = makeTestPki(tempDir('doctor-pki'));
   [open, secured, tls] = await Promise.all([
     Mosquitto.start(),
-    Mosquitto.start({ users: { kiosk: 'right-password' } }),
+    Mosquitto.start({ users: { kiosk: 'right-password', colon: 'pa:ss w#rd' } }),
     Mosquitto.start({ tls: { ca: pki.ca, cert: pki.cert, key: pki.key } }),
   ]);
 });
@@ -44,6 +44,13 @@ test('wrong credentials: fails naming mqtt.username / mqtt.password; right ones 
   assert.match(r.fix!, /refused the credentials: set mqtt\.username \/ mqtt\.password/);
   const good = mqtt({ broker: secured.url, username: 'kiosk', password: 'right-password' });
   assert.equal(checkBroker(good, await probeBroker(good, 3000)).status, 'ok');
+});
+
+test('credentials in the URL connect like the kiosk does (one options builder): a password with : # and a space, percent-encoded', async () => {
+  const cfg = mqtt({ broker: `mqtt://colon:${encodeURIComponent('pa:ss w#rd')}@127.0.0.1:${secured.port}` });
+  const r = checkBroker(cfg, await probeBroker(cfg, 3000));
+  assert.equal(r.status, 'ok', r.summary);
+  assert.match(r.summary, /mqtt:\/\/colon:\*\*\*@127\.0\.0\.1/);
 });
 
 test('TLS: the broker\'s CA from mqtt.ca passes, another CA fails with the TLS fix, a missing CA file is named', async () => {

@@ -40,7 +40,8 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** user -> password; when set, anonymous access is off. */
   users?: Record<string, string>;
-  tls?: { ca: string; cert: string; key: string };
+  /** `requireClientCert`: clients must present a certificate signed by `ca`. */
+  tls?: { ca: string; cert: string; key: string; requireClientCert?: boolean };
 }
 
 export class Mosquitto {
@@ -63,6 +64,7 @@ export class Mosquitto {
       lines.push('allow_anonymous false', `password_file ${pw}`);
     } else lines.push('allow_anonymous true');
     if (opts.tls) lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`);
+    if (opts.tls?.requireClientCert) lines.push('require_certificate true');
     this.conf = path.join(dir, 'mosquitto.conf');
     writeFileSync(this.conf, lines.join('\n') + '\n');
   }
@@ -119,8 +121,8 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** A test CA, a broker certificate for 127.0.0.1/localhost signed by it, and an unrelated CA (openssl). */
-export function makeTestPki(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
+/** A test CA, a broker certificate for 127.0.0.1/localhost and a client certificate signed by it, and an unrelated CA (openssl). */
+export function makeTestPki(dir: string): { ca: string; cert: string; key: string; otherCa: string; clientCert: string; clientKey: string } {
   const f = (n: string) => path.join(dir, n);
   const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=emotion-kiosk test CA', '-keyout', f('ca.key'), '-out', f('ca.crt'));
@@ -128,5 +130,7 @@ export function makeTestPki(dir: string): { ca: string; cert: string; key: strin
   writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('server.crt'));
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=other CA', '-keyout', f('other.key'), '-out', f('other.crt'));
-  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key'), otherCa: f('other.crt') };
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=emotion-kiosk dashboard', '-keyout', f('client.key'), '-out', f('client.csr'));
+  ssl('x509', '-req', '-in', f('client.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-out', f('client.crt'));
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key'), otherCa: f('other.crt'), clientCert: f('client.crt'), clientKey: f('client.key') };
 }
