@@ -1,8 +1,8 @@
 /**
  * Tracking, smoothing and event rules: pure logic, no I/O. Faces keep an id across frames by box overlap; scores are
  * smoothed exponentially; events are emitted when a face appears (after `confirmFrames` detections), when its
- * smoothed emotion changes (held for `minDwellMs` at `minConfidence` or more) and when it leaves (unseen for
- * `maxMissingMs`).
+ * smoothed emotion changes (another emotion led the reported one by `changeMargin`, at `minConfidence` or more, for
+ * `minDwellMs` without a break) and when it leaves (unseen for `maxMissingMs`).
  */
 import { iou } from '../detection/geometry.js';
 import type { Box, FaceEvent, FaceEventType, ModelRef, TrackedFaceView } from '../events/types.js';
@@ -15,6 +15,11 @@ export interface TrackerConfig {
   smoothingAlpha: number;
   minDwellMs: number;
   minConfidence: number;
+  /**
+   * Hysteresis: a new emotion takes over only after its smoothed score has led the reported emotion's by at least
+   * this much (and reached minConfidence) for minDwellMs without a break. 0 (absent): leading at all is enough.
+   */
+  changeMargin?: number;
 }
 
 export interface Observation {
@@ -132,15 +137,17 @@ export class FaceTracker {
         }
         continue;
       }
-      if (top.emotion !== track.candidate) {
-        track.candidate = top.emotion;
+      // Relative, with hysteresis: the leader must stay ahead of the reported emotion by the margin for the whole
+      // dwell; a frame under it (or another leader) starts the dwell again, so near-ties and blips never flip a face.
+      const leads =
+        top.emotion !== track.reported &&
+        top.confidence - track.smoothed[track.reported!] >= (this.cfg.changeMargin ?? 0) &&
+        top.confidence >= this.cfg.minConfidence;
+      if (!leads || top.emotion !== track.candidate) {
+        track.candidate = leads ? top.emotion : track.reported;
         track.candidateSince = clockMs;
       }
-      if (
-        track.candidate !== track.reported &&
-        clockMs - track.candidateSince >= this.cfg.minDwellMs &&
-        top.confidence >= this.cfg.minConfidence
-      ) {
+      if (leads && clockMs - track.candidateSince >= this.cfg.minDwellMs) {
         const previous = track.reported;
         track.reported = track.candidate;
         events.push(this.event('emotion_changed', track, frameIndex, frameTimestamp, previous));
