@@ -14,7 +14,7 @@ import { iou } from '../detection/geometry.js';
 import type { Box, FaceEvent } from '../events/types.js';
 import { topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
 import { FaceTracker, type TrackerConfig } from '../pipeline/face-tracker.js';
-import type { ClipItem, ClipTruth } from './clip-plan.js';
+import type { ClipItem, ClipSegment, ClipTruth } from './clip-plan.js';
 
 export interface RecordedDetection {
   box: Box;
@@ -45,6 +45,12 @@ export interface PairOutcome {
   followed: boolean;
   /** Frames from B's first frame to the change to B's prediction. */
   followFrames: number | null;
+  /** Fraction of A's and B's frames (scanned) with a detection. */
+  detectedFraction: [number, number];
+  /** The most frequent top class of A's and B's detections (null: never detected). */
+  detectedMode: [Emotion | null, Emotion | null];
+  /** As `followed`, with the predictions through the detector (detectedMode) instead of the native ones. */
+  followedDetected: boolean;
 }
 
 export interface ClipReport {
@@ -85,6 +91,13 @@ export interface ClipReport {
     changedToNative: number;
     /** emotion_changed events while A was still shown (the face had not changed yet). */
     changesBeforeSwitch: number;
+    /**
+     * The tracker's part alone: pairs detected on at least half of A's and of B's frames whose modal predictions
+     * through the detector differ; followed = appeared as A's, changed to B's while B was shown and stayed.
+     */
+    trackerFollowable: number;
+    trackerFollowed: number;
+    trackerFollowRate: number;
     /** Pairs that never got a track / whose track split. */
     untracked: number;
     split: number;
@@ -172,10 +185,12 @@ export function clipReport(opts: {
   let correct = 0;
   let nativeCorrect = 0;
   let agree = 0;
+  // Per segment: frames detected, and the top classes of its detections (the classifier through the detector).
+  const seen = new Map<ClipSegment, { detected: number; votes: Map<Emotion, number> }>();
   for (const f of frames) {
-    const shown: Array<{ box: Box; label: Emotion; image: string }> = [];
+    const shown: Array<{ box: Box; label: Emotion; image: string; segment: ClipSegment }> = [];
     for (const item of truth.items) {
-      for (const s of item.segments) if (f.index >= s.startFrame && f.index < s.endFrame) shown.push({ box: item.box, label: s.label, image: s.image });
+      for (const s of item.segments) if (f.index >= s.startFrame && f.index < s.endFrame) shown.push({ box: item.box, label: s.label, image: s.image, segment: s });
     }
     truthFaces += shown.length;
     const pairs = matchBoxes(shown.map((s) => s.box), f.detections.map((d) => d.box), matchIou);
@@ -188,6 +203,10 @@ export function clipReport(opts: {
       if (predicted === s.label) correct++;
       if (nat === s.label) nativeCorrect++;
       if (predicted === nat) agree++;
+      const st = seen.get(s.segment) ?? { detected: 0, votes: new Map<Emotion, number>() };
+      st.detected++;
+      st.votes.set(predicted, (st.votes.get(predicted) ?? 0) + 1);
+      seen.set(s.segment, st);
     }
   }
   const images = truth.items.flatMap((it) => it.segments);
@@ -237,10 +256,22 @@ export function clipReport(opts: {
     const nat: [Emotion, Emotion] = [nativeOf(a.image), nativeOf(b.image)];
     const appeared = evs?.find((e) => e.type === 'appeared');
     changesBeforeSwitch += changes.filter(([frame]) => frame < b.startFrame).length;
-    const toB = changes.find(([frame, e]) => frame >= b.startFrame && frame < b.endFrame && e === nat[1]);
-    const last = changes.length > 0 ? changes[changes.length - 1]![1] : appeared?.emotion;
-    const followed =
-      nat[0] !== nat[1] && appeared !== undefined && appeared.frameIndex < b.startFrame && appeared.emotion === nat[0] && toB !== undefined && last === nat[1];
+    const followsTo = (from: Emotion | null, to: Emotion | null) => {
+      if (from === null || to === null || from === to || appeared === undefined) return { ok: false, at: undefined as number | undefined };
+      const at = changes.find(([frame, e]) => frame >= b.startFrame && frame < b.endFrame && e === to)?.[0];
+      const last = changes.length > 0 ? changes[changes.length - 1]![1] : appeared.emotion;
+      return { ok: appeared.frameIndex < b.startFrame && appeared.emotion === from && at !== undefined && last === to, at };
+    };
+    const nativeFollow = followsTo(nat[0], nat[1]);
+    const scanned = (s: ClipSegment) => frames.filter((f) => f.index >= s.startFrame && f.index < s.endFrame).length;
+    const stat = (s: ClipSegment) => seen.get(s) ?? { detected: 0, votes: new Map<Emotion, number>() };
+    const mode = (s: ClipSegment): Emotion | null => {
+      let best: Emotion | null = null;
+      let n = 0;
+      for (const [e, c] of stat(s).votes) if (c > n) [best, n] = [e, c];
+      return best;
+    };
+    const detectedMode: [Emotion | null, Emotion | null] = [mode(a), mode(b)];
     perPair.push({
       item: item.id,
       labels: [a.label, b.label],
@@ -248,12 +279,16 @@ export function clipReport(opts: {
       tracks: count,
       appeared: appeared?.emotion ?? null,
       changes,
-      followed,
-      followFrames: followed ? toB![0] - b.startFrame : null,
+      followed: nativeFollow.ok,
+      followFrames: nativeFollow.ok ? nativeFollow.at! - b.startFrame : null,
+      detectedFraction: [rate(stat(a).detected, scanned(a)), rate(stat(b).detected, scanned(b))],
+      detectedMode,
+      followedDetected: followsTo(detectedMode[0], detectedMode[1]).ok,
     });
   }
 
   const followable = perPair.filter((p) => p.native[0] !== p.native[1]);
+  const trackerPairs = perPair.filter((p) => p.detectedFraction[0] >= 0.5 && p.detectedFraction[1] >= 0.5 && p.detectedMode[0] !== p.detectedMode[1]);
   const correctPairs = perPair.filter((p) => p.native[0] === p.labels[0] && p.native[1] === p.labels[1]);
   const followMs = perPair.filter((p) => p.followFrames !== null).map((p) => (p.followFrames! * 1000) / truth.fps);
   const eventsCount: ClipReport['events'] = { appeared: 0, emotion_changed: 0, left: 0 };
@@ -286,6 +321,9 @@ export function clipReport(opts: {
         return p.changes.some(([frame, e]) => frame >= b.startFrame && frame < b.endFrame && e === p.native[1]);
       }).length,
       changesBeforeSwitch,
+      trackerFollowable: trackerPairs.length,
+      trackerFollowed: trackerPairs.filter((p) => p.followedDetected).length,
+      trackerFollowRate: rate(trackerPairs.filter((p) => p.followedDetected).length, trackerPairs.length),
       untracked: perPair.filter((p) => p.tracks === 0).length,
       split: perPair.filter((p) => p.tracks > 1).length,
       followMsP50: median(followMs),

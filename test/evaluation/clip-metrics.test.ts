@@ -70,6 +70,9 @@ test('clipReport: detection rate, accuracy beside native crops, follow and stati
   assert.equal(r.pairs.followRateCorrect, 1);
   assert.equal(r.pairs.followMsP50, 500);
   assert.deepEqual(r.perPair[0]!.changes, [[15, 'sad']]);
+  assert.deepEqual(r.perPair[0]!.detectedFraction, [0.8, 1]);
+  assert.deepEqual(r.perPair[0]!.detectedMode, ['happy', 'sad']);
+  assert.deepEqual([r.pairs.trackerFollowable, r.pairs.trackerFollowed, r.pairs.trackerFollowRate], [1, 1, 1]);
   assert.deepEqual(r.statics, { n: 1, tracked: 1, changes: 1, facesWithChanges: 1 });
   assert.deepEqual(r.tracks, { total: 3, unattributed: 1 });
   assert.deepEqual(r.events, { appeared: 3, emotion_changed: 2, left: 2 });
@@ -88,6 +91,7 @@ test('not followed: no change, a change to another class, a change undone, a tra
   assert.equal(before.changesBeforeSwitch, 1);
   const same = run([ev('appeared', 1, 'happy', 1)], new Map([...native, ['b.jpg', 'happy']]));
   assert.deepEqual([same.followable, same.correct, same.followRate], [0, 0, 0]);
+  assert.equal(same.trackerFollowable, 1, 'through the detector the two images still differ');
   assert.equal(run([]).untracked, 1);
 });
 
