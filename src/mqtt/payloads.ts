@@ -18,8 +18,7 @@ export interface StatsInputs {
   startedAt: number;
   health: { systemUptimeS: number; cpuLoadPct: number | null; temperatureC: number | null; memUsedPct: number | null; processRssMb: number };
   frames: { fps: number; frames: number; latencyMs: StatsPayload['latencyMs'] };
-  /** `unstored` (events that could not be stored on disk since start) is 0 when the caller does not count them. */
-  outbox: Omit<StatsPayload['outbox'], 'unstored'> & { unstored?: number };
+  outbox: StatsPayload['outbox'];
   brokerConnected: boolean;
   model: ModelRef;
 }
@@ -36,7 +35,7 @@ export function statsPayload(i: StatsInputs): StatsPayload {
     latencyMs: i.frames.latencyMs,
     cpu: { loadPct: i.health.cpuLoadPct, temperatureC: i.health.temperatureC },
     memory: { usedPct: i.health.memUsedPct, processRssMb: i.health.processRssMb },
-    outbox: { pending: i.outbox.pending, dropped: i.outbox.dropped, durable: i.outbox.durable, unstored: i.outbox.unstored ?? 0 },
+    outbox: { pending: i.outbox.pending, dropped: i.outbox.dropped, durable: i.outbox.durable, unstored: i.outbox.unstored },
     broker: { connected: i.brokerConnected },
     model: { name: i.model.name, version: i.model.version },
   };

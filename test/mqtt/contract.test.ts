@@ -14,7 +14,7 @@ const stats = (over: { unstored?: number } = {}) =>
     startedAt: 1_780_000_000_000 - 5000,
     health: { systemUptimeS: 100, cpuLoadPct: 12.5, temperatureC: null, memUsedPct: 40, processRssMb: 120 },
     frames: { fps: 15, frames: 30, latencyMs: { capture: 2, detect: 12, classify: 4 } },
-    outbox: { pending: 0, dropped: 0, durable: true, ...over },
+    outbox: { pending: 0, dropped: 0, durable: true, unstored: 0, ...over },
     brokerConnected: true,
     model: MODEL,
   });
