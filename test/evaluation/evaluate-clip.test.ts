@@ -33,9 +33,10 @@ before(async () => {
   result = await evaluateClip({ clip: path.join(tmp, 'a', 'clip.avi'), saveFrames: framesFile });
 });
 
-test('make-eval-clip: the same seed gives the same ground truth; images are FER2013 PublicTest files by path', async () => {
+test('make-eval-clip: the same seed gives the same ground truth and video; images are FER2013 PublicTest files by path', async () => {
   await make(path.join(tmp, 'b'));
   assert.deepEqual(JSON.parse(readFileSync(path.join(tmp, 'b', 'clip.json'), 'utf8')), truth);
+  assert.ok(readFileSync(path.join(tmp, 'b', 'clip.avi')).equals(readFileSync(path.join(tmp, 'a', 'clip.avi'))), 'and the same frames, byte for byte');
   assert.equal(truth.items.length, 4);
   for (const s of truth.items.flatMap((i) => i.segments)) assert.match(s.image, new RegExp(`/test/${s.label}/PublicTest_[^/]+\\.jpg$`));
   assert.equal(clipTruthPath(path.join(tmp, 'a', 'clip.avi')), path.join(tmp, 'a', 'clip.json'));
