@@ -175,6 +175,11 @@ test('setup.sh provisions a fresh Debian 12 root from the bundle', { timeout: 60
 
   const unit = path.join(root, 'etc/systemd/system/emotion-kiosk.service');
   assert.equal(readFileSync(unit, 'utf8'), readFileSync(path.join(repoRoot, 'device/emotion-kiosk.service'), 'utf8'));
+  // The installed unit's exposure, as `systemd-analyze security emotion-kiosk.service` shows it on the device.
+  const security = sh('systemd-analyze', ['security', '--offline=yes', `--root=${root}`, 'emotion-kiosk.service'], { allowFail: true });
+  log(`--- systemd-analyze security --offline=yes --root=<root> emotion-kiosk.service (exit ${security.code}) ---\n${security.out}`);
+  const exposure = Number(/Overall exposure level for emotion-kiosk\.service: ([\d.]+)/.exec(security.out)?.[1]);
+  assert.ok(exposure <= 2, `exposure ${exposure}: want "OK" or better (<= 2)`);
   assert.ok(lstatSync(path.join(root, 'etc/systemd/system/multi-user.target.wants/emotion-kiosk.service')).isSymbolicLink(), 'unit enabled');
 
   const configFile = path.join(root, 'etc/emotion-kiosk/config.yaml');
@@ -252,6 +257,28 @@ test('an update switches to the new release and --rollback switches back', { tim
   assert.equal(readFileSync(path.join(root, 'opt/emotion-kiosk/previous'), 'utf8').trim(), next);
   const doctor = inRoot(['runuser', '-u', 'emotion-kiosk', '--', 'emotion-kiosk', 'doctor', '--config', '/etc/emotion-kiosk/config.yaml', '--no-camera'], { allowFail: true });
   assert.equal(doctor.code, 0, `the rolled-back release works:\n${doctor.out}`);
+});
+
+test('a USB camera install (--camera 0): the config says "0", and the service\'s preflight doctor passes as the service user', { timeout: 20 * 60 * 1000 }, () => {
+  // A fresh config, as on a new generic device (the platform default camera there is 0 too).
+  const configFile = path.join(root, 'etc/emotion-kiosk/config.yaml');
+  rmSync(configFile);
+  const run = setup(['--with-mosquitto', '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--camera', '0', '--config-seed', '/root/seed.yaml']);
+  log(`--- setup.sh --camera 0 on a fresh config (exit ${run.code}) ---\n${run.out}`);
+  assert.equal(run.code, 0);
+  const text = readFileSync(configFile, 'utf8');
+  assert.match(text, /^source: "0"$/m, 'the camera index is written as a string');
+  assert.equal(parseYaml(text).source, '0');
+  const check = inRoot(['runuser', '-u', 'emotion-kiosk', '--', 'emotion-kiosk', 'config', '--check', '--config', '/etc/emotion-kiosk/config.yaml'], { allowFail: true });
+  assert.equal(check.code, 0, `config --check as the service user:\n${check.out}`);
+  // Exactly what systemd runs before the kiosk (ExecStartPre=), as the service user: a failure here is a restart loop.
+  const unit = readFileSync(path.join(root, 'etc/systemd/system/emotion-kiosk.service'), 'utf8');
+  const pre = /^ExecStartPre=(.+)$/m.exec(unit)![1]!.split(' ');
+  assert.ok(pre.includes('--preflight'));
+  const doctor = inRoot(['runuser', '-u', 'emotion-kiosk', '--', ...pre], { allowFail: true });
+  log(`--- ${pre.join(' ')} as emotion-kiosk (exit ${doctor.code}) ---\n${doctor.out}`);
+  assert.equal(doctor.code, 0, 'the preflight doctor passes (no /dev/video0 in the root is a warning, not a failure)');
+  assert.doesNotMatch(doctor.out, /expected string, received number/);
 });
 
 test('--uninstall removes the app, unit and user but keeps config and outbox', { timeout: 10 * 60 * 1000 }, () => {
