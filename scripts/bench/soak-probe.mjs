@@ -5,6 +5,8 @@ import { readdirSync } from 'node:fs';
 if (typeof process.send === 'function') {
   process.on('message', (m) => {
     if (m !== 'sample') return;
+    // With --expose-gc (the soak passes it): a full collection first, so the heap figure is live data, not GC timing.
+    if (typeof globalThis.gc === 'function') globalThis.gc();
     const mem = process.memoryUsage();
     let fds = -1;
     try {

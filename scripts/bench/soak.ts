@@ -8,7 +8,9 @@
  * 0 events missing.
  *
  * The clip plays at its own rate (--realtime, like a camera); --fast decodes as fast as the CPU allows. The kiosk and
- * the broker run under nice 10: the benchmark is meant to share a machine.
+ * the broker run under nice 10: the benchmark is meant to share a machine. As under systemd, the kiosk gets a
+ * $NOTIFY_SOCKET (a python3 datagram listener) and a 2 s watchdog, so the systemd-notify child per ping is soaked too
+ * (--no-notify: without).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
@@ -24,6 +26,7 @@ const MOSQUITTO = '/usr/sbin/mosquitto';
 export interface SoakOptions {
   minutes: number;
   fast: boolean;
+  notify: boolean;
   clip: string;
   restartEveryS: number;
   sampleEveryS: number;
@@ -47,6 +50,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
   return {
     minutes,
     fast: argv.includes('--fast'),
+    notify: !argv.includes('--no-notify'),
     clip: value('--clip') ?? '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
     restartEveryS: Number(value('--restart-every') ?? 60),
     sampleEveryS: Number(value('--sample-every') ?? 10),
@@ -153,6 +157,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, [`mqtt:`, `  broker: mqtt://127.0.0.1:${port}`, `  deviceId: soak`, `dataDir: ${path.join(dir, 'data')}`, `logLevel: info`].join('\n') + '\n');
   const summaryFile = path.join(dir, 'summary.json');
+  const notify = o.notify ? await notifyListener(path.join(dir, 'notify.sock')) : undefined;
   const logFile = path.join(dir, 'kiosk.log');
 
   const broker = new Broker(port, conf);
@@ -162,7 +167,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
 
   const args = ['run', '--config', config, '--headless', '--events', 'none', '--source', o.clip, '--loop', '--summary-json', summaryFile, ...(o.fast ? [] : ['--realtime'])];
   const log = openSync(logFile, 'w');
-  const kiosk = fork(cli, args, { execArgv: ['--import', path.join(here, 'soak-probe.mjs')], stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, EMOTION_KIOSK_CONFIG: '' } });
+  const kiosk = fork(cli, args, { execArgv: ['--expose-gc', '--import', path.join(here, 'soak-probe.mjs')], stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, EMOTION_KIOSK_CONFIG: '', ...(notify ? { NOTIFY_SOCKET: notify.socket, WATCHDOG_USEC: '2000000' } : {}) } });
   try {
     os.setPriority(kiosk.pid!, 10);
   } catch {
@@ -215,6 +220,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
     await sleep(1000);
   }
   sub.send('stop');
+  notify?.proc.kill();
   await broker.down();
 
   const warmS = Math.min(120, (o.minutes * 60) / 5);
@@ -225,7 +231,10 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   const last = samples.at(-1);
   console.log(`soak result (${((Date.now() - started) / 60_000).toFixed(1)} min, ${samples.length} samples, ${broker.restarts} broker restarts, kiosk exit ${crashed ? `EARLY (${code})` : code}; log ${logFile})`);
   console.log(`  RSS slope after ${warmS} s warm-up: ${mbPerHour.toFixed(2)} MB/hour  (RSS ${first ? (first.rss / 1e6).toFixed(1) : '?'} MB at start, ${after[0] ? (after[0].rss / 1e6).toFixed(1) : '?'} after warm-up, ${last ? (last.rss / 1e6).toFixed(1) : '?'} at the end; goal <= 1 MB/hour)`);
-  console.log(`  V8 heap used: min ${Math.min(...heap).toFixed(1)} MB, max ${Math.max(...heap).toFixed(1)} MB`);
+  const half = samples.filter((s) => s.tS >= (o.minutes * 60) / 2);
+  const halfSlope = slope(half.map((s) => [s.tS / 3600, s.rss / 1e6] as const));
+  console.log(`  RSS slope over the second half (${half.length} samples): ${halfSlope.toFixed(2)} MB/hour  (a slope that falls from the first figure to this one is warm-up still settling, not a leak)`);
+  console.log(`  V8 heap used (after a full GC at each sample): min ${Math.min(...heap).toFixed(1)} MB, max ${Math.max(...heap).toFixed(1)} MB; after warm-up min ${Math.min(...after.map((s) => s.heapUsed / 1e6)).toFixed(1)}, max ${Math.max(...after.map((s) => s.heapUsed / 1e6)).toFixed(1)}`);
   console.log(`  open fds: ${first?.fds ?? '?'} at start, ${after[0]?.fds ?? '?'} after warm-up, ${last?.fds ?? '?'} at the end (max ${Math.max(...samples.map((s) => s.fds))})`);
   // Events the kiosk could not hand over before it stopped stay in its durable outbox (sent after its next start).
   const kept = Number(/(\d+) event\(s\) stay in the outbox/.exec(readFileSync(logFile, 'utf8'))?.[1] ?? 0);
@@ -233,7 +242,44 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   console.log(
     `  events: ${generated} generated, ${delivered?.distinct ?? '?'} delivered (distinct ids; ${delivered?.received ?? '?'} messages incl. QoS 1 duplicates), ${kept} still in the outbox at stop, ${Number.isNaN(missing) ? '?' : missing} missing`,
   );
+  if (notify) console.log(`  systemd notify: ${notify.counts.READY} READY, ${notify.counts.WATCHDOG} WATCHDOG pings (every 1 s while frames arrive), ${notify.counts.STOPPING} STOPPING`);
   writeFileSync(path.join(dir, 'samples.json'), JSON.stringify({ options: o, samples, generated, delivered, restarts: broker.restarts }, null, 1));
   if (process.env.EK_SOAK_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
   else console.log(`  kept ${dir}`);
+}
+
+/** A unix datagram listener for $NOTIFY_SOCKET (python3: Node cannot receive unix datagrams); counts the messages. */
+async function notifyListener(socket: string): Promise<{ socket: string; proc: ChildProcess; counts: Record<'READY' | 'WATCHDOG' | 'STOPPING', number> } | undefined> {
+  const code = [
+    'import socket, sys, os, array',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); print("ready", flush=True)',
+    'while True:',
+    '    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(64))',
+    '    for level, typ, cdata in anc:',
+    '        if typ == socket.SCM_RIGHTS:',
+    '            fds = array.array("i"); fds.frombytes(cdata[: len(cdata) - (len(cdata) % fds.itemsize)])',
+    '            for fd in fds: os.close(fd)',
+    '    print(data.decode("utf-8", "replace").split("\\n")[0].split("=")[0], flush=True)',
+  ].join('\n');
+  const proc = spawn('python3', ['-c', code, socket], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const counts = { READY: 0, WATCHDOG: 0, STOPPING: 0 };
+  const ok = await new Promise<boolean>((resolve) => {
+    proc.once('error', () => resolve(false));
+    proc.once('exit', () => resolve(false));
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) {
+        if (l === 'ready') resolve(true);
+        else if (l in counts) counts[l as keyof typeof counts]++;
+      }
+    });
+  });
+  if (!ok) {
+    console.log('  (no python3: the soak runs without a notify socket)');
+    return undefined;
+  }
+  return { socket, proc, counts };
 }
