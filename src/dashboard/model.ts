@@ -23,6 +23,11 @@ export interface DeviceView {
   state: StatePayload | null;
   counts: CountsPayload | null;
   stats: IncomingStatsPayload | null;
+  /**
+   * When the shown stats were measured, on the dashboard's clock: the stats' own timestamp, or when they arrived if
+   * that is later (a device clock ahead of ours). A retained message read at start-up keeps its real age.
+   */
+  statsAt: number | null;
   /** Emotions entered (appeared with / changed to) since the dashboard started. */
   emotionTotals: Record<Emotion, number>;
   eventTotal: number;
@@ -78,7 +83,7 @@ function device(s: DashboardState, id: string): DeviceView {
   let d = s.devices.get(id);
   if (!d) {
     if (s.devices.size >= MAX_DEVICES) evictOne(s);
-    d = { deviceId: id, online: null, offlineReason: null, lastSeen: 0, state: null, counts: null, stats: null, emotionTotals: zero(), eventTotal: 0, mix: [], seenEventIds: new Set() };
+    d = { deviceId: id, online: null, offlineReason: null, lastSeen: 0, state: null, counts: null, stats: null, statsAt: null, emotionTotals: zero(), eventTotal: 0, mix: [], seenEventIds: new Set() };
     s.devices.set(id, d);
     if (s.selected === null) s.selected = id;
   }
@@ -165,6 +170,7 @@ export function applyContractMessage(s: DashboardState, m: ContractMessage, now:
       break;
     case 'stats':
       d.stats = m.payload;
+      d.statsAt = Math.min(now, m.payload.timestamp);
       break;
   }
 }
@@ -228,20 +234,84 @@ export function headerText(s: DashboardState): string {
   return ` ${d ? d.deviceId : '-'} ${status}  [${n} device${n === 1 ? '' : 's'}]  ${src}${s.paused ? '  PAUSED' : ''}`;
 }
 
+/**
+ * Below this confidence a face's label is shown as uncertain. The state payload carries no threshold (the tracker's
+ * change rule is relative: `tracking.changeMargin`), so the dashboard uses the floor the kiosk's change rule used
+ * to have: a label the tracker keeps by hysteresis while its own score fell to 2% must not read as a fact.
+ */
+export const UNCERTAIN_BELOW = 0.4;
+
+export interface FaceLabelInput {
+  emotion: Emotion;
+  confidence: number;
+  /** Per-emotion scores, where the payload carries them (the state payload does not today). */
+  scores?: Partial<Record<Emotion, number>>;
+}
+
+/**
+ * Whether a face's reported (stable) emotion is uncertain: its confidence is below `threshold`, or another emotion
+ * scores higher (the tracker is holding the label while a rival leads, not yet by its change margin).
+ */
+export function isUncertain(f: FaceLabelInput, threshold = UNCERTAIN_BELOW): boolean {
+  if (!(f.confidence >= threshold)) return true;
+  if (f.scores) for (const e of EMOTIONS) if ((f.scores[e] ?? 0) > (f.scores[f.emotion] ?? f.confidence)) return true;
+  return false;
+}
+
+/** One face's line: its emotion and that emotion's confidence; `happy?  22% unsure` when uncertain. */
+export function faceLine(f: FaceLabelInput & { faceId: number }, threshold = UNCERTAIN_BELOW): string {
+  const unsure = isUncertain(f, threshold);
+  const pct = `${String(Math.round(f.confidence * 100)).padStart(3)}%`;
+  return `#${f.faceId} ${(f.emotion + (unsure ? '?' : '')).padEnd(9)}${pct}${unsure ? ' unsure' : ''}`;
+}
+
 export function facesText(d: DeviceView | undefined): string {
   if (!d?.state) return 'no state yet';
   const lines = [`${d.state.faces} face(s) in view`];
-  for (const f of d.state.facesInView.slice(0, 20)) lines.push(`#${f.faceId} ${f.emotion.padEnd(8)} ${Math.round(f.confidence * 100)}%`);
+  for (const f of d.state.facesInView.slice(0, 20)) lines.push(faceLine(f));
   return lines.join('\n');
 }
 
-export function healthText(d: DeviceView | undefined, mqttOff = false): string {
+/** Age in words: `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`. */
+export function ago(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 90) return `${s} s ago`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86_400)} d ago`;
+}
+
+/**
+ * Why the device's live figures (fps, latencies, broker state) are not live, or null when they are: the device is
+ * offline (its last figures stay on screen, marked), or the dashboard has lost its own connection.
+ */
+export function staleReason(d: DeviceView | undefined, sourceConnected = true): string | null {
+  if (!d?.stats) return null;
+  if (d.online === false) return 'device offline';
+  if (!sourceConnected) return 'dashboard not connected';
+  return null;
+}
+
+/** The health panel's title: ` Kiosk ` or ` Kiosk: STALE (device offline) `. */
+export function healthTitle(d: DeviceView | undefined, sourceConnected = true): string {
+  const why = staleReason(d, sourceConnected);
+  return why ? ` Kiosk: STALE (${why}) ` : ' Kiosk ';
+}
+
+/**
+ * The health panel. With `now`, the stats' age (`stats 12 s ago`). Stale figures (staleReason) are marked: `last fps`,
+ * and the broker state the device last reported is `unknown`, never `connected`.
+ */
+export function healthText(d: DeviceView | undefined, mqttOff = false, now?: number, sourceConnected = true): string {
   const st = d?.stats;
   if (!st) return 'no stats yet';
+  const stale = staleReason(d, sourceConnected) !== null;
+  const broker = mqttOff ? 'none (MQTT off)' : stale ? 'unknown' : st.broker.connected ? 'connected' : 'DISCONNECTED';
+  const age = now !== undefined && d.statsAt !== null ? `  stats ${ago(now - d.statsAt)}` : '';
   return [
-    `fps ${fmt(st.fps)}  detect ${fmt(st.latencyMs.detect)}ms  classify ${fmt(st.latencyMs.classify)}ms`,
+    `${stale ? 'last ' : ''}fps ${fmt(st.fps)}  detect ${fmt(st.latencyMs.detect)}ms  classify ${fmt(st.latencyMs.classify)}ms`,
     `CPU ${fmt(st.cpu.loadPct, 0, '%')}  temp ${fmt(st.cpu.temperatureC, 1, 'C')}  mem ${fmt(st.memory.usedPct, 0, '%')}  rss ${fmt(st.memory.processRssMb, 0, 'MB')}`,
-    `up ${duration(st.uptimeS)}  broker ${mqttOff ? 'none (MQTT off)' : st.broker.connected ? 'connected' : 'DISCONNECTED'}`,
+    `up ${duration(st.uptimeS)}  broker ${broker}${age}`,
     mqttOff ? '' : `outbox ${st.outbox.pending} waiting${st.outbox.dropped ? `, ${st.outbox.dropped} DROPPED` : ''}${st.outbox.unstored ? `, ${st.outbox.unstored} NOT STORED` : ''}${st.outbox.durable ? '' : ' (memory only)'}`,
     d.counts ? `last ${d.counts.windowS}s: ${d.counts.events.appeared} in, ${d.counts.events.left} out, peak ${d.counts.peakFaces}` : '',
   ]
