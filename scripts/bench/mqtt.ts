@@ -17,7 +17,7 @@ import { EMOTIONS, type EmotionScores } from '../../src/model/labels.js';
 import type { FaceEvent } from '../../src/events/types.js';
 import { createMqttSink } from '../../src/mqtt/index.js';
 import { Outbox } from '../../src/mqtt/outbox.js';
-import { eventPayload } from '../../src/mqtt/payloads.js';
+import { eventPayload } from '../../src/telemetry/payloads.js';
 import { Publisher } from '../../src/mqtt/publisher.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { quantile } from '../../src/util/stats.js';

@@ -51,7 +51,8 @@ export class Lifecycle {
       resource = await start();
     } catch (err) {
       if (err instanceof StartupError) throw err;
-      if (asStartupError(err)) throw new StartupError(`${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      // the resources' own messages say what failed and how to fix it; `name` is for the log of the unwinding
+      if (asStartupError(err)) throw new StartupError(err instanceof Error ? err.message : `${name}: ${String(err)}`, { cause: err });
       throw err;
     }
     this.stack.push({ name, stop: () => stop(resource) });

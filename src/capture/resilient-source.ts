@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../util/logger.js';
 import { backoffDelayMs, mayRetry, type RetryPolicy } from './backoff.js';
-import { SourceError, type Frame, type FrameSource } from './types.js';
+import { SourceError, type CameraStats, type Frame, type FrameSource } from './types.js';
 
 export type SourceState = 'connected' | 'reconnecting' | 'failed';
 
@@ -29,6 +29,9 @@ export class ResilientFrameSource implements FrameSource {
   private wakeSleep: (() => void) | undefined;
   /** Reconnects that succeeded over the life of this source. */
   reconnects = 0;
+  private state: SourceState = 'connected';
+  /** Frames dropped by the sources replaced at reconnects (the current one counts its own). */
+  private droppedBefore = 0;
 
   constructor(
     private readonly inner: FrameSource | (() => FrameSource),
@@ -45,6 +48,11 @@ export class ResilientFrameSource implements FrameSource {
 
   get fps(): number | undefined {
     return this.source.fps;
+  }
+
+  /** The camera's state for telemetry: connected / reconnecting / failed, reconnects, frames dropped by live sources. */
+  cameraStats(): CameraStats {
+    return { state: this.state, reconnects: this.reconnects, droppedFrames: this.droppedBefore + droppedBy(this.source) };
   }
 
   async open(): Promise<void> {
@@ -103,7 +111,10 @@ export class ResilientFrameSource implements FrameSource {
       if (this.closed) return;
       try {
         // A factory builds a fresh source per attempt; it may throw too (e.g. the video file was deleted).
-        if (typeof this.inner === 'function') this.source = this.inner();
+        if (typeof this.inner === 'function') {
+          this.droppedBefore += droppedBy(this.source);
+          this.source = this.inner();
+        }
         await this.source.open();
       } catch (err) {
         lastError = asError(err);
@@ -140,6 +151,7 @@ export class ResilientFrameSource implements FrameSource {
   }
 
   private emit(change: SourceStateChange): void {
+    this.state = change.state;
     try {
       this.onStateChange?.(change);
     } catch (err) {
@@ -154,4 +166,10 @@ function asError(err: unknown): Error {
 
 function formatDelay(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
+}
+
+/** Frames a live source dropped because the consumer was behind (sources that have no such counter drop none). */
+function droppedBy(source: FrameSource): number {
+  const n = (source as { droppedFrames?: unknown }).droppedFrames;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }

@@ -33,6 +33,13 @@ export interface FrameSource {
   close(): Promise<void>;
 }
 
+/** The camera as telemetry reports it (ResilientFrameSource.cameraStats()). */
+export interface CameraStats {
+  state: 'connected' | 'reconnecting' | 'failed';
+  reconnects: number;
+  droppedFrames: number;
+}
+
 export class SourceError extends Error {
   constructor(
     message: string,

@@ -1,16 +1,15 @@
 /**
  * The terminal dashboard: one controller (state + view + one refresh timer) fed either over MQTT
- * (`emotion-kiosk dashboard`) or in-process from the kiosk's own events and frames (`emotion-kiosk run --dashboard`).
+ * (`emotion-kiosk dashboard`) or in-process as a transport of the kiosk's telemetry producer (`emotion-kiosk run --dashboard`).
  * While a dashboard owns the terminal, log lines written through `routeLogLine` go to its events panel instead of
  * scribbling on the screen; afterwards they go to stderr again.
  */
 import type { KioskConfig } from '../config/schema.js';
-import type { EventSink, FaceEvent, FrameReport } from '../events/types.js';
+import type { EventSink, FaceEvent, ModelRef } from '../events/types.js';
 import type { Logger } from '../util/logger.js';
-import { sampleHealth } from '../mqtt/health.js';
-import { availabilityPayload, eventPayload, statsPayload } from '../mqtt/payloads.js';
-import { deriveState, FrameStats, WindowCounter } from '../mqtt/reducers.js';
-import { defaultDeviceId } from '../mqtt/topics.js';
+import { resolveDeviceId } from '../mqtt/index.js';
+import { availabilityPayload, type EventPayload } from '../telemetry/payloads.js';
+import { TelemetryProducer, type TelemetryMessage, type TelemetryTransport } from '../telemetry/producer.js';
 import { subscribeKiosks, type SubscriberOptions } from '../mqtt/subscriber.js';
 import { redactUrl } from '../util/redact.js';
 import { addLog, applyContractMessage, applyMessage, createDashboardState, noteMalformed, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
@@ -137,82 +136,57 @@ export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
 }
 
 /**
- * `emotion-kiosk run --dashboard`: the same view fed from the pipeline. Without `broker` (MQTT off) the health panel
- * says so instead of showing a disconnected broker. Closing it (q) stops only the view; the
- * kiosk decides when to stop (`onQuit` lets it stop too). stop() restores the terminal.
+ * `emotion-kiosk run --dashboard`: the same view fed by the kiosk's own telemetry producer (a transport beside MQTT).
+ * Without MQTT (`mqttOff`) the health panel says so instead of showing a disconnected broker. Closing it (q) stops only
+ * the view; the kiosk decides when to stop (`onQuit` lets it stop too). stop() restores the terminal.
  */
-export function createInProcessDashboard(
-  config: KioskConfig,
-  deps: { logger: Logger; onQuit?: () => void; broker?: () => { connected: boolean; pending: number; dropped: number; unstored?: number } },
-): EventSink {
-  const deviceId = config.mqtt.deviceId ?? defaultDeviceId();
-  const c = new DashboardController(deviceId, 'in-process');
-  c.state.mqttOff = deps.broker === undefined;
-  const frameStats = new FrameStats();
-  const windowCounter = new WindowCounter(deviceId, config.mqtt.countsWindowS, Date.now());
-  let model = { name: '?', version: '?' };
-  const startedAt = Date.now();
-  let statsTimer: NodeJS.Timeout | null = null;
-  let countsTimer: NodeJS.Timeout | null = null;
-  let running = false;
+export class DashboardTransport implements TelemetryTransport {
+  readonly name = 'dashboard';
+  private readonly c: DashboardController;
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly deps: { logger: Logger; onQuit?: () => void; mqttOff: boolean },
+  ) {
+    this.c = new DashboardController(deviceId, 'in-process');
+    this.c.state.mqttOff = deps.mqttOff;
+  }
+
   /** Through the contract like a remote message: what fails it is dropped, counted, and named at debug level. */
-  const apply = (kind: Parameters<typeof applyMessage>[2], payload: unknown) => {
-    if (!applyMessage(c.state, deviceId, kind, payload, Date.now())) deps.logger.debug(`dashboard ignored a malformed ${kind} message: ${c.state.malformed.lastReason}`);
-    c.changed();
-  };
+  private apply(kind: Parameters<typeof applyMessage>[2], payload: unknown): void {
+    if (!applyMessage(this.c.state, this.deviceId, kind, payload, Date.now())) this.deps.logger.debug(`dashboard ignored a malformed ${kind} message: ${this.c.state.malformed.lastReason}`);
+    this.c.changed();
+  }
 
-  const publishStats = async () => {
-    const h = await sampleHealth();
-    if (!running) return;
-    const f = frameStats.snapshot();
-    const b = deps.broker?.() ?? { connected: false, pending: 0, dropped: 0 };
-    const now = Date.now();
-    const stats = statsPayload({
-      deviceId,
-      now,
-      startedAt,
-      health: h,
-      frames: f,
-      outbox: { pending: b.pending, dropped: b.dropped, durable: true, unstored: b.unstored ?? 0 },
-      brokerConnected: b.connected,
-      model,
+  async start(): Promise<void> {
+    this.c.start();
+    setSource(this.c.state, true, null, Date.now());
+    this.apply('availability', availabilityPayload(this.deviceId, 'online', { timestamp: Date.now() }));
+    void this.c.untilQuit().then(() => {
+      this.deps.logger.info('dashboard closed (q)');
+      this.deps.onQuit?.();
     });
-    apply('stats', stats);
-  };
+  }
 
-  return {
-    name: 'dashboard',
-    async start() {
-      running = true;
-      c.start();
-      setSource(c.state, true, null, Date.now());
-      apply('availability', availabilityPayload(deviceId, 'online', { timestamp: Date.now() }));
-      void c.untilQuit().then(() => {
-        deps.logger.info('dashboard closed (q)');
-        deps.onQuit?.();
-      });
-      statsTimer = setInterval(() => void publishStats(), 2_000);
-      countsTimer = setInterval(() => {
-        if (windowCounter.due(Date.now())) apply('counts', windowCounter.close(Date.now()));
-      }, 1_000);
-      void publishStats();
-    },
-    onEvent(event: FaceEvent) {
-      model = event.model;
-      windowCounter.onEvent(event);
-      apply('events', eventPayload(deviceId, 0, event));
-    },
-    onFrame(report: FrameReport) {
-      frameStats.onFrame(report);
-      windowCounter.onFrame(report);
-      apply('state', deriveState(deviceId, model, report, Date.now()));
-    },
-    async stop() {
-      running = false;
-      if (statsTimer) clearInterval(statsTimer);
-      if (countsTimer) clearInterval(countsTimer);
-      c.quit();
-      c.stop();
-    },
-  };
+  event(_event: FaceEvent, payload: (seq: number) => EventPayload): void {
+    this.apply('events', payload(0));
+  }
+
+  publish(message: TelemetryMessage): void {
+    this.apply(message.kind, message.payload);
+  }
+
+  async stop(): Promise<void> {
+    this.c.quit();
+    this.c.stop();
+  }
+}
+
+/** The telemetry producer with the dashboard alone (MQTT off): for tools and tests. `run` puts both on one producer. */
+export function createInProcessDashboard(config: KioskConfig, deps: { logger: Logger; onQuit?: () => void; model?: ModelRef }): EventSink {
+  const deviceId = resolveDeviceId(config);
+  return new TelemetryProducer(
+    { deviceId, model: deps.model ?? { name: '?', version: '?' }, countsWindowS: config.mqtt.countsWindowS, statsIntervalS: config.mqtt.statsIntervalS, logger: deps.logger },
+    [new DashboardTransport(deviceId, { logger: deps.logger, mqttOff: true, ...(deps.onQuit ? { onQuit: deps.onQuit } : {}) })],
+  );
 }

@@ -129,10 +129,17 @@ const statsFields = {
   broker: z.object({ connected: z.boolean() }),
   model: modelSchema,
 };
+const cameraStats = z
+  .object({
+    state: z.enum(['connected', 'reconnecting', 'failed']).describe('the camera source: delivering frames, being reopened after a failure, or given up'),
+    reconnects: count.describe('successful reopenings of the camera since the kiosk started'),
+    droppedFrames: count.describe('frames the camera delivered while the kiosk was still busy with an earlier one (live sources keep the newest)'),
+  })
+  .describe('the camera source since the kiosk started; absent from kiosks before it was added');
 export const statsSchema = z
-  .object({ ...statsFields, outbox: z.object({ ...outboxStats, unstored }) })
+  .object({ ...statsFields, outbox: z.object({ ...outboxStats, unstored }), camera: cameraStats })
   .meta({ description: '<prefix>/<device>/stats, retained, every mqtt.statsIntervalS seconds. null: the device does not report that value.' });
-const incomingStatsSchema = z.object({ ...statsFields, outbox: z.object({ ...outboxStats, unstored: unstored.optional() }) });
+const incomingStatsSchema = z.object({ ...statsFields, outbox: z.object({ ...outboxStats, unstored: unstored.optional() }), camera: cameraStats.optional() });
 
 export const published = { availability: availabilitySchema, events: eventSchema, state: stateSchema, counts: countsSchema, stats: statsSchema } as const;
 export const incoming = { ...published, stats: incomingStatsSchema } as const;

@@ -39,7 +39,7 @@ test('a failed start unwinds what started before it, and its own teardown is nev
         throw new Error('CA file /etc/ca.pem not found');
       }, () => void stopped.push('mqtt'), () => true);
     }),
-    (err: unknown) => err instanceof StartupError && err.exitCode === 2 && err.message === 'mqtt: CA file /etc/ca.pem not found',
+    (err: unknown) => err instanceof StartupError && err.exitCode === 2 && err.message === 'CA file /etc/ca.pem not found',
   );
   assert.deepEqual(stopped, ['display', 'model']);
 });

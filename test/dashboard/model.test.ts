@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyMessage, createDashboardState, facesText, headerText, healthText, logLines, sampleMix, selectNext, setSource, togglePause } from '../../src/dashboard/model.js';
-import { availabilityPayload, eventPayload } from '../../src/mqtt/payloads.js';
-import { deriveState } from '../../src/mqtt/reducers.js';
+import { availabilityPayload, eventPayload } from '../../src/telemetry/payloads.js';
+import { deriveState } from '../../src/telemetry/reducers.js';
 import { faceEvent, frame, MODEL } from '../mqtt/helpers/fixtures.js';
 
 test('events count per emotion once per event id (QoS 1 duplicates ignored); left does not count', () => {

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { contractJsonSchema, MAX_PAYLOAD_BYTES, parseContractBytes, parseContractMessage, published } from '../../src/mqtt/contract.js';
-import { availabilityPayload, eventPayload, statsPayload } from '../../src/mqtt/payloads.js';
-import { deriveState, WindowCounter } from '../../src/mqtt/reducers.js';
+import { availabilityPayload, eventPayload, statsPayload } from '../../src/telemetry/payloads.js';
+import { deriveState, WindowCounter } from '../../src/telemetry/reducers.js';
 import { contractErrors, faceEvent, frame, MODEL } from './helpers/fixtures.js';
 
 const stats = (over: { unstored?: number } = {}) =>
@@ -15,6 +15,7 @@ const stats = (over: { unstored?: number } = {}) =>
     health: { systemUptimeS: 100, cpuLoadPct: 12.5, temperatureC: null, memUsedPct: 40, processRssMb: 120 },
     frames: { fps: 15, frames: 30, latencyMs: { capture: 2, detect: 12, classify: 4 } },
     outbox: { pending: 0, dropped: 0, durable: true, unstored: 0, ...over },
+    camera: { state: 'connected', reconnects: 0, droppedFrames: 0 },
     brokerConnected: true,
     model: MODEL,
   });

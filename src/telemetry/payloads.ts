@@ -1,14 +1,14 @@
 /**
- * Builders of the MQTT contract's JSON payloads. The shapes are defined once, as zod schemas, in contract.ts (which
+ * Builders of the telemetry payloads (the MQTT contract's JSON). The shapes are defined once, as zod schemas, in contract.ts (which
  * also generates contract.schema.json); the types here are inferred from them. Every payload carries `version`
  * (bumped on a breaking change) and `deviceId`. Pure.
  */
 import type { Emotion, EmotionScores } from '../model/labels.js';
 import type { FaceEvent, ModelRef } from '../events/types.js';
-import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from './contract.js';
+import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from '../mqtt/contract.js';
 
-export { PAYLOAD_VERSION } from './contract.js';
-export type { AvailabilityPayload, CountsPayload, EventPayload, IncomingStatsPayload, StateFace, StatePayload, StatsPayload } from './contract.js';
+export { PAYLOAD_VERSION } from '../mqtt/contract.js';
+export type { AvailabilityPayload, CountsPayload, EventPayload, IncomingStatsPayload, StateFace, StatePayload, StatsPayload } from '../mqtt/contract.js';
 
 /** The inputs of a stats message: health from systeminformation, frame stats since the last message, outbox/broker. */
 export interface StatsInputs {
@@ -19,6 +19,7 @@ export interface StatsInputs {
   health: { systemUptimeS: number; cpuLoadPct: number | null; temperatureC: number | null; memUsedPct: number | null; processRssMb: number };
   frames: { fps: number; frames: number; latencyMs: StatsPayload['latencyMs'] };
   outbox: StatsPayload['outbox'];
+  camera: StatsPayload['camera'];
   brokerConnected: boolean;
   model: ModelRef;
 }
@@ -36,6 +37,7 @@ export function statsPayload(i: StatsInputs): StatsPayload {
     cpu: { loadPct: i.health.cpuLoadPct, temperatureC: i.health.temperatureC },
     memory: { usedPct: i.health.memUsedPct, processRssMb: i.health.processRssMb },
     outbox: { pending: i.outbox.pending, dropped: i.outbox.dropped, durable: i.outbox.durable, unstored: i.outbox.unstored },
+    camera: { state: i.camera.state, reconnects: i.camera.reconnects, droppedFrames: i.camera.droppedFrames },
     broker: { connected: i.brokerConnected },
     model: { name: i.model.name, version: i.model.version },
   };

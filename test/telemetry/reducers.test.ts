@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveState, FrameStats, stateKey, WindowCounter } from '../../src/mqtt/reducers.js';
-import { contractErrors, frame, MODEL } from './helpers/fixtures.js';
+import { deriveState, FrameStats, stateKey, WindowCounter } from '../../src/telemetry/reducers.js';
+import { contractErrors, frame, MODEL } from '../mqtt/helpers/fixtures.js';
 
 test('deriveState counts faces per emotion and sorts faces by id', () => {
   const s = deriveState('d', MODEL, frame(1, [{ id: 3, emotion: 'happy' }, { id: 1, emotion: 'happy' }, { id: 2, emotion: 'fear' }]), 5);
