@@ -4,7 +4,8 @@
  * the durable outbox, the rest retained) and the in-process dashboard alike.
  *
  * - events: each face event, with a payload builder (the MQTT outbox gives it its sequence number);
- * - state: the faces in view, when faces or their emotions changed, at most every STATE_MIN_INTERVAL_MS;
+ * - state: the faces in view, when faces or their emotions changed, at most every STATE_MIN_INTERVAL_MS, and with
+ *   new confidences at most every STATE_REFRESH_MS;
  * - counts: the emotion counts of each closed window (mqtt.countsWindowS), and the partial one at stop;
  * - stats: every mqtt.statsIntervalS seconds and when a transport asks (after a reconnect): frame rate and latencies,
  *   device health, the camera's state, and delivery (broker, outbox) from the transport that has one.
@@ -19,6 +20,11 @@ import { deriveState, FrameStats, stateKey, WindowCounter } from './reducers.js'
 
 /** Least time between two state messages (a flickering detection must not flood a broker). */
 export const STATE_MIN_INTERVAL_MS = 250;
+/**
+ * Same faces and emotions, other confidences: re-sent at most this often, so a viewer sees a face's confidence fall
+ * (an emotion the tracker holds by hysteresis while its score drops) without a message for every frame's jitter.
+ */
+export const STATE_REFRESH_MS = 1000;
 
 export type TelemetryMessage =
   | { kind: 'state'; payload: StatePayload }
@@ -74,6 +80,7 @@ export class TelemetryProducer implements EventSink {
   private readonly startedAt: number;
   private lastFrame: Pick<FrameReport, 'faces'> = { faces: [] };
   private lastStateKey: string | null = null;
+  private lastConfidences = '';
   private lastStateAt = 0;
   private stateTimer: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -175,7 +182,8 @@ export class TelemetryProducer implements EventSink {
     if (!this.running) return;
     const state = deriveState(this.o.deviceId, this.o.model, this.lastFrame, this.now());
     const key = stateKey(state);
-    if (!force && key === this.lastStateKey) return;
+    const confidences = state.facesInView.map((f) => f.confidence.toFixed(2)).join(',');
+    if (!force && key === this.lastStateKey && (confidences === this.lastConfidences || this.now() - this.lastStateAt < STATE_REFRESH_MS)) return;
     const wait = this.lastStateAt + STATE_MIN_INTERVAL_MS - this.now();
     if (!force && wait > 0) {
       if (!this.stateTimer) {
@@ -188,6 +196,7 @@ export class TelemetryProducer implements EventSink {
       return;
     }
     this.lastStateKey = key;
+    this.lastConfidences = confidences;
     this.lastStateAt = this.now();
     this.send({ kind: 'state', payload: state });
   }

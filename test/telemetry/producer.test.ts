@@ -136,3 +136,25 @@ test('a transport that fails to start: the ones started before it are stopped, t
   await p.stop();
   assert.deepEqual(order, ['start dashboard', 'start mqtt', 'stop dashboard'], 'nothing stopped twice');
 });
+
+test('state: same faces and emotions with another confidence are re-sent, at most once per STATE_REFRESH_MS', async () => {
+  const t = new FakeTransport('x', []);
+  const now = { t: 1_780_000_000_000 };
+  const p = producer([t], now);
+  await p.start();
+  const face = (confidence: number) => ({ ...frame(0, [{ id: 1, emotion: 'surprise' }], now.t), faces: [{ ...frame(0, [{ id: 1, emotion: 'surprise' }], now.t).faces[0]!, confidence }] });
+  now.t += 300;
+  p.onFrame(face(0.8));
+  const states = () => t.messages.filter((m) => m.kind === 'state').map((m) => (m.payload as { facesInView: { confidence: number }[] }).facesInView[0]?.confidence);
+  assert.deepEqual(states(), [undefined, 0.8]);
+  now.t += 300;
+  p.onFrame(face(0.02));
+  assert.deepEqual(states(), [undefined, 0.8], 'within a second of the last state: not yet');
+  now.t += 800;
+  p.onFrame(face(0.02));
+  assert.deepEqual(states(), [undefined, 0.8, 0.02], 'the fallen confidence reaches the viewers');
+  now.t += 2000;
+  p.onFrame(face(0.0201));
+  assert.deepEqual(states(), [undefined, 0.8, 0.02], 'jitter below a hundredth is not re-sent');
+  await p.stop();
+});
