@@ -183,6 +183,38 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The command bus (issue 15, README: fleet operations): requests on <prefix>/<device>/request/<command>. Off by
+     * default: a kiosk takes no command from the network until its operator turns this on (and, on a shared broker,
+     * sets up the ACL from the README). Never changeable remotely.
+     */
+    remote: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** `options` set (get is always allowed when enabled). */
+        allowOptions: z.boolean().default(true),
+        allowRestart: z.boolean().default(true),
+        /** health_check says healthy: false when no frame arrived for this long. */
+        stallMs: intIn(100, 3_600_000, 'ms').default(5_000),
+        snapshot: z
+          .object({
+            /** Off by default: no image leaves the device unless its operator says so. */
+            enabled: z.boolean().default(false),
+            /** Every detected face blurred in the snapshot. */
+            blurFaces: z.boolean().default(true),
+            maxWidth: intIn(64, 640, 'px').default(640),
+          })
+          .strict()
+          .prefault({}),
+        /** Ed25519 public key file (emotion-kiosk fleet keygen; setup.sh --model-key): model updates must be signed by it. None: updates refused. */
+        modelKey: z.string().optional(),
+        /** After a model switch: back to the previous model by itself when fps halves or classification fails within this window. */
+        rollbackWindowS: intIn(10, 86_400, 's').default(600),
+        /** Largest model update accepted over MQTT (the broker's message_size_limit must allow it plus ~40%, base64). */
+        maxModelBytes: intIn(1024, 64 * 1024 * 1024, 'bytes').default(16 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
     /** Writable state (outbox, …). */
     dataDir: z.string().default('./data'),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { EMOTIONS } from '../model/labels.js';
 import { TOPIC_KINDS, type TopicKind } from './topics.js';
+import { remoteContractSchemas } from './contract-remote.js';
 
 export const PAYLOAD_VERSION = 1;
 /** Largest message a reader parses (a state with many faces is a few KiB). */
@@ -195,7 +196,7 @@ export function parseContractBytes(deviceIdFromTopic: string, kind: TopicKind, b
 /** The JSON Schema document of the published contract (written to src/mqtt/contract.schema.json). */
 export function contractJsonSchema(): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
-  const ids = { emotion: emotionSchema, model: modelSchema, availability: availabilitySchema, event: eventSchema, state: stateSchema, counts: countsSchema, stats: statsSchema };
+  const ids = { emotion: emotionSchema, model: modelSchema, availability: availabilitySchema, event: eventSchema, state: stateSchema, counts: countsSchema, stats: statsSchema, ...remoteContractSchemas };
   for (const [id, schema] of Object.entries(ids)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { target: 'draft-2020-12', io: 'output', uri: (id) => `#/$defs/${id}` });
   const defs: Record<string, unknown> = {};
