@@ -34,6 +34,10 @@ export const COMMANDS = {
     summary: 'terminal dashboard of one or many kiosks over MQTT (q quit, d/Tab next device, p pause)',
     load: async () => (await import('./dashboard.js')).registerDashboardCommand,
   },
+  fleet: {
+    summary: 'fleet operations over MQTT: keygen / sign / verify models, status of every kiosk, command <device|all> <command> [json]',
+    load: async () => (await import('./fleet.js')).registerFleetCommand,
+  },
 } as const satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -1,0 +1,161 @@
+/**
+ * `emotion-kiosk fleet`: the operator's tools. keygen / sign / verify work on files (model signing, src/fleet/signing.ts);
+ * status and command talk to the kiosks over the broker's command bus (README: fleet operations).
+ */
+import type { Command } from 'commander';
+import { COMMANDS } from './commands.js';
+import { keygenFiles, signFiles, verifyFiles } from '../fleet/signing.js';
+import { FleetClient, type RequestOutcome } from '../fleet/operator.js';
+import type { ConnectionSettings } from '../mqtt/connection.js';
+
+interface BrokerFlags {
+  broker: string;
+  topicPrefix: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+  timeout: string;
+  discoverMs: string;
+}
+
+function brokerOptions(c: Command): Command {
+  return c
+    .option('--broker <url>', 'mqtt[s]://host:port of the fleet broker', 'mqtt://127.0.0.1:1883')
+    .option('--topic-prefix <prefix>', 'topic prefix the kiosks use', 'emotion-kiosk')
+    .option('--username <user>', 'the operator account')
+    .option('--password <password>', 'its password (or EMOTION_KIOSK_MQTT__PASSWORD)')
+    .option('--ca <file>', 'CA certificate (PEM) for mqtts://')
+    .option('--cert <file>', 'client certificate (PEM), with --key')
+    .option('--key <file>', 'private key (PEM) of --cert')
+    .option('--insecure', 'mqtts:// without checking the broker certificate')
+    .option('--timeout <ms>', 'how long to wait for each response', '10000')
+    .option('--discover-ms <ms>', 'how long to collect the devices\' retained state (all, status)', '1500');
+}
+
+const settingsOf = (f: BrokerFlags): ConnectionSettings => ({
+  url: f.broker,
+  username: f.username,
+  password: f.password ?? process.env.EMOTION_KIOSK_MQTT__PASSWORD,
+  ca: f.ca,
+  cert: f.cert,
+  key: f.key,
+  rejectUnauthorized: !f.insecure,
+  keepaliveS: 30,
+});
+
+const ms = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} ${v}: expected milliseconds (a whole number >= 1)`);
+  return n;
+};
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+async function discover(fleet: FleetClient, f: BrokerFlags): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, ms(f.discoverMs, '--discover-ms')));
+  return [...fleet.devices.keys()].sort();
+}
+
+export function registerFleetCommand(program: Command): void {
+  const fleet = program.command('fleet').description(COMMANDS.fleet.summary);
+
+  fleet
+    .command('keygen')
+    .description('create an Ed25519 model-signing key pair: <out>.key (private, keep it on the operator machine) and <out>.pub (for setup.sh --model-key)')
+    .option('--out <path>', 'file name without extension', 'model-signing')
+    .action((o: { out: string }) => {
+      const k = keygenFiles(o.out);
+      process.stdout.write(`private key ${k.privateFile} (mode 600; never copy it to a device)\npublic key  ${k.publicFile} (key id ${k.keyId}): install on devices with setup.sh --model-key ${k.publicFile}\n`);
+    });
+
+  fleet
+    .command('sign')
+    .description('sign a model (its ONNX sha256 and size, and its manifest): writes <model>.sig.json')
+    .requiredOption('--model <file.onnx>', 'the model; its manifest <file>.json beside it')
+    .requiredOption('--key <file.key>', 'the private key (fleet keygen)')
+    .action((o: { model: string; key: string }) => {
+      const { signatureFile, signed } = signFiles(o.model, o.key);
+      const s = signed.statement;
+      process.stdout.write(`signed ${s.name} ${s.version}: ${s.file} sha256 ${s.modelSha256} (${s.modelSize} bytes), key ${signed.keyId} -> ${signatureFile}\n`);
+    });
+
+  fleet
+    .command('verify')
+    .description('check a model\'s signature as a device would (exit 1 when refused)')
+    .requiredOption('--model <file.onnx>', 'the model; <file>.json and <file>.sig.json beside it')
+    .requiredOption('--public-key <file.pub...>', 'trusted public key(s)')
+    .action((o: { model: string; publicKey: string[] }) => {
+      const r = verifyFiles(o.model, o.publicKey);
+      if (r.ok) process.stdout.write(`ok: ${r.statement.name} ${r.statement.version}, sha256 ${r.statement.modelSha256}, signed ${r.statement.signedAt}\n`);
+      else {
+        process.stdout.write(`refused: ${r.reason}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  brokerOptions(fleet.command('command'))
+    .description('send one command to a device or to all devices seen on the broker; prints each response (exit 1 when any failed or timed out)')
+    .argument('<device>', 'device id, a,b,c, or all')
+    .argument('<command>', 'health_check, detection, options, snapshot, restart, model/rollback, ...')
+    .argument('[json]', 'parameters, e.g. \'{"enabled": false}\'', '{}')
+    .action(async (device: string, command: string, json: string, f: BrokerFlags) => {
+      let params: Record<string, unknown>;
+      try {
+        params = JSON.parse(json) as Record<string, unknown>;
+      } catch {
+        throw new Error(`parameters ${json}: not JSON`);
+      }
+      const client = await FleetClient.connect(settingsOf(f), f.topicPrefix);
+      try {
+        const targets = device === 'all' ? await discover(client, f) : device.split(',').filter(Boolean);
+        if (targets.length === 0) throw new Error('no devices seen on the broker (is --topic-prefix right?)');
+        const outcomes = await Promise.all(targets.map((d) => client.request(d, command, params, ms(f.timeout, '--timeout'))));
+        let failed = 0;
+        for (const o of outcomes) {
+          if ('timeout' in o) {
+            failed += 1;
+            process.stdout.write(`${o.deviceId}: no response within ${f.timeout} ms (offline, remote.enabled false, or the ACL)\n`);
+          } else {
+            if (o.response.status !== 'ok') failed += 1;
+            process.stdout.write(`${o.deviceId}: ${JSON.stringify(o.response)}\n`);
+          }
+        }
+        if (failed > 0) process.exitCode = 1;
+      } finally {
+        await client.close();
+      }
+    });
+
+  brokerOptions(fleet.command('status'))
+    .description('every device seen on the broker: online, model version, fps, outbox, detection, and a health check')
+    .action(async (f: BrokerFlags) => {
+      const client = await FleetClient.connect(settingsOf(f), f.topicPrefix);
+      try {
+        const devices = await discover(client, f);
+        const health = new Map<string, RequestOutcome>();
+        await Promise.all(
+          devices.filter((d) => client.devices.get(d)?.online !== false).map(async (d) => health.set(d, await client.request(d, 'health_check', {}, ms(f.timeout, '--timeout')))),
+        );
+        const rows = [['device', 'online', 'model', 'fps', 'outbox', 'detection', 'health']];
+        let unhealthy = 0;
+        for (const d of devices) {
+          const v = client.devices.get(d)!;
+          const h = health.get(d);
+          const hs = !h ? '-' : 'timeout' in h ? 'no response' : h.response.status === 'ok' ? (h.response.data.healthy ? 'healthy' : 'UNHEALTHY') : `error: ${h.response.error}`;
+          if (hs !== 'healthy') unhealthy += 1;
+          rows.push([d, v.online === null ? '?' : v.online ? 'yes' : 'no', v.model ?? '?', v.fps === null ? '?' : v.fps.toFixed(1), v.outboxPending === null ? '?' : String(v.outboxPending), v.detection === null ? '?' : v.detection ? 'on' : 'paused', hs]);
+        }
+        process.stdout.write(devices.length === 0 ? 'no devices seen on the broker\n' : table(rows));
+        if (unhealthy > 0) process.exitCode = 1;
+      } finally {
+        await client.close();
+      }
+    });
+}
