@@ -16,7 +16,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLIP_FORMAT, planClip, seededRandom, type ClipTruth, type LabelledFace } from '../src/evaluation/clip-plan.js';
+import { CLIP_FORMAT, planClip, type ClipTruth, type LabelledFace } from '../src/evaluation/clip-plan.js';
+import { seededRandom } from '../src/util/rng.js';
 import { isEmotion } from '../src/model/labels.js';
 import { listLabelledImages } from '../src/model/labelled-folder.js';
 import { cv, type Mat } from '../src/vision/opencv.js';

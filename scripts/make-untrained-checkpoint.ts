@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/training/backend.js';
 import { saveCheckpoint } from '../src/training/checkpoint.js';
 import { DeepEmotion, defaultModelConfig } from '../src/training/model.js';
-import { Rng } from '../src/training/rng.js';
+import { Rng } from '../src/util/rng.js';
 
 const int = (v: string) => {
   const n = Number(v);

@@ -11,6 +11,7 @@
  */
 import type { Box } from '../events/types.js';
 import { isEmotion, type Emotion } from '../model/labels.js';
+import { seededRandom } from '../util/rng.js';
 
 export const CLIP_FORMAT = 'emotion-kiosk-eval-clip/1';
 
@@ -80,17 +81,6 @@ export interface PlanOptions {
   data?: string;
 }
 
-/** mulberry32: small, fast, deterministic. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {

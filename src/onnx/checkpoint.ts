@@ -26,6 +26,9 @@ export const checkpointConfigSchema = z.object({
   labels: z.array(z.enum(EMOTIONS)).length(7),
   normalization: z.object({ mean: z.number(), std: z.number().positive() }),
   bnEpsilon: z.number().positive(),
+  /** training-only settings (the exporter does not need them; the trainer's loader does) */
+  dropout: z.number().min(0).max(1).optional(),
+  bnMomentum: z.number().gt(0).max(1).optional(),
 });
 export type CheckpointConfig = z.infer<typeof checkpointConfigSchema>;
 
@@ -60,15 +63,14 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-export async function readCheckpoint(dirIn: string): Promise<CheckpointContents> {
-  const dir = resolveCheckpoint(dirIn);
-  const cfgParsed = checkpointConfigSchema.safeParse(await readJson(path.join(dir, 'model.json')));
-  if (!cfgParsed.success) {
-    throw new CheckpointReadError(`${dir}/model.json: ${cfgParsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  const specsParsed = weightSpecSchema.safeParse(await readJson(path.join(dir, 'weights.json')));
-  if (!specsParsed.success) throw new CheckpointReadError(`${dir}/weights.json is not a tf.io weights manifest: ${specsParsed.error.issues[0]?.message}`);
-  const binFile = path.join(dir, 'weights.bin');
+/**
+ * One tf.io weights pair of a checkpoint (`<base>.json` manifest + `<base>.bin`): every entry float32, the bytes exactly
+ * what the manifest describes (a truncated or mismatched pair is an error naming the file).
+ */
+export async function readWeightFiles(dir: string, base: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const specsParsed = weightSpecSchema.safeParse(await readJson(path.join(dir, `${base}.json`)));
+  if (!specsParsed.success) throw new CheckpointReadError(`${dir}/${base}.json is not a tf.io weights manifest: ${specsParsed.error.issues[0]?.message}`);
+  const binFile = path.join(dir, `${base}.bin`);
   let bin: Buffer;
   try {
     bin = await readFile(binFile);
@@ -78,7 +80,7 @@ export async function readCheckpoint(dirIn: string): Promise<CheckpointContents>
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   let offset = 0;
   for (const s of specsParsed.data) {
-    if (s.dtype !== 'float32') throw new CheckpointReadError(`${dir}/weights.json: ${s.name} is ${s.dtype}; only float32 weights are exported`);
+    if (s.dtype !== 'float32') throw new CheckpointReadError(`${dir}/${base}.json: ${s.name} is ${s.dtype}; only float32 weights are read`);
     const n = s.shape.reduce((a, b) => a * b, 1);
     if (offset + n * 4 > bin.byteLength) throw new CheckpointReadError(`${binFile} is truncated: ${s.name} needs bytes ${offset}..${offset + n * 4}, the file has ${bin.byteLength}`);
     const data = new Float32Array(n);
@@ -86,7 +88,18 @@ export async function readCheckpoint(dirIn: string): Promise<CheckpointContents>
     offset += n * 4;
     weights.set(s.name, { shape: s.shape, data });
   }
-  if (offset !== bin.byteLength) throw new CheckpointReadError(`${binFile} has ${bin.byteLength} bytes, weights.json describes ${offset}: mismatched files`);
+  if (offset !== bin.byteLength) throw new CheckpointReadError(`${binFile} has ${bin.byteLength} bytes, ${base}.json describes ${offset}: mismatched files`);
+  return weights;
+}
+
+/** The one reader of the checkpoint format (CHECKPOINT.md): validated config, weights, state; no TensorFlow.js. */
+export async function readCheckpoint(dirIn: string): Promise<CheckpointContents> {
+  const dir = resolveCheckpoint(dirIn);
+  const cfgParsed = checkpointConfigSchema.safeParse(await readJson(path.join(dir, 'model.json')));
+  if (!cfgParsed.success) {
+    throw new CheckpointReadError(`${dir}/model.json: ${cfgParsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  const weights = await readWeightFiles(dir, 'weights');
   const statePath = path.join(dir, 'state.json');
   const state = existsSync(statePath) ? ((await readJson(statePath)) as Record<string, unknown>) : null;
   return { dir, config: cfgParsed.data, weights, state };

@@ -3,9 +3,10 @@
  * jpeg-js (pure JS: the training side does not load OpenCV). Unreadable or wrong-sized images are reported with
  * their path, never silently dropped.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
+import { listClassFolders, JPEG_EXT } from '../model/labelled-folder.js';
 import { EMOTIONS, type Emotion } from '../model/labels.js';
 
 export interface FaceImage {
@@ -18,15 +19,7 @@ export class FaceImageError extends Error {}
 /** Every image under root/<class>/ (sorted per class, classes in label order), optionally only names starting with `prefix`. */
 export function listFaceImages(root: string, prefix?: string): FaceImage[] {
   if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new FaceImageError(`image folder ${root} does not exist; expected <class>/<image>.jpg under it`);
-  const out: FaceImage[] = [];
-  for (const label of EMOTIONS) {
-    const dir = path.join(root, label);
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
-    for (const f of readdirSync(dir).sort()) {
-      if (!/\.(jpe?g)$/i.test(f) || (prefix && !f.startsWith(prefix))) continue;
-      out.push({ file: path.join(dir, f), label });
-    }
-  }
+  const out = listClassFolders(root, { extensions: JPEG_EXT, ...(prefix ? { prefix } : {}) }).classes.flatMap((c) => c.files.map((file) => ({ file, label: c.label })));
   if (out.length === 0) throw new FaceImageError(`no .jpg images under ${root}/<class>/ (classes ${EMOTIONS.join(', ')})${prefix ? ` starting with ${prefix}` : ''}`);
   return out;
 }
@@ -54,15 +47,5 @@ export function readGreyFace(file: string, size: number): Uint8Array {
   for (let i = 0; i < out.length; i++) {
     out[i] = channels === 1 ? d[i]! : Math.round(0.299 * d[channels * i]! + 0.587 * d[channels * i + 1]! + 0.114 * d[channels * i + 2]!);
   }
-  return out;
-}
-
-/** Grey crops -> normalised NCHW float batch: (pixel/255 - mean) / std, as the manifest states. */
-export function normaliseBatch(crops: readonly Uint8Array[], norm: { mean: number; std: number }): Float32Array {
-  const plane = crops[0]?.length ?? 0;
-  const out = new Float32Array(plane * crops.length);
-  crops.forEach((c, i) => {
-    for (let j = 0; j < plane; j++) out[i * plane + j] = (c[j]! / 255 - norm.mean) / norm.std;
-  });
   return out;
 }

@@ -6,18 +6,8 @@
  * as in training. Used for the untrained model the runtime tests load before a trained one exists.
  */
 import type { Conv2dLayer, DenseLayer, Layer, NetworkDescription } from './network.js';
+import { seededRandom } from '../util/rng.js';
 
-/** mulberry32: a small seeded PRNG, enough for reproducible random weights. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);

@@ -4,10 +4,11 @@
  * Written to a temporary folder and renamed into place, so a kill during the write never leaves a half checkpoint.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DeepEmotion, paramSpecs, type ModelConfig } from './model.js';
+import { readCheckpoint, readWeightFiles, resolveCheckpoint, type CheckpointContents } from '../onnx/checkpoint.js';
+import { DeepEmotion, defaultModelConfig, paramSpecs, type ModelConfig } from './model.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -51,23 +52,11 @@ async function writeWeights(dir: string, base: string, tensors: tf.NamedTensorMa
   await writeJson(path.join(dir, `${base}.json`), specs);
 }
 
+/** A weights pair read by the one checkpoint reader (src/onnx/checkpoint.ts), as tensors. */
 async function readWeights(dir: string, base: string): Promise<tf.NamedTensorMap> {
-  const specFile = path.join(dir, `${base}.json`);
-  const binFile = path.join(dir, `${base}.bin`);
-  let specs: tf.io.WeightsManifestEntry[];
-  let bin: Buffer;
-  try {
-    specs = JSON.parse(await readFile(specFile, 'utf8')) as tf.io.WeightsManifestEntry[];
-    bin = await readFile(binFile);
-  } catch (err) {
-    throw new CheckpointError(`cannot read checkpoint weights ${binFile} / ${specFile}: ${(err as Error).message}`);
-  }
-  const expected = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
-  if (bin.byteLength !== expected) {
-    throw new CheckpointError(`${binFile} has ${bin.byteLength} bytes, ${specFile} describes ${expected}: the checkpoint is truncated or mismatched`);
-  }
-  const ab = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
-  return tf.io.decodeWeights(ab, specs);
+  const out: tf.NamedTensorMap = {};
+  for (const [name, w] of await readWeightFiles(dir, base)) out[name] = tf.tensor(w.data, w.shape, 'float32');
+  return out;
 }
 
 export async function saveCheckpoint(
@@ -92,13 +81,6 @@ export async function saveCheckpoint(
   await rm(old, { recursive: true, force: true });
 }
 
-/** Resolves a checkpoint folder, falling back to `<dir>.old` if a save was interrupted between the two renames. */
-export function resolveCheckpointDir(dir: string): string | null {
-  if (existsSync(path.join(dir, 'model.json'))) return dir;
-  if (existsSync(path.join(`${dir}.old`, 'model.json'))) return `${dir}.old`;
-  return null;
-}
-
 export interface LoadedCheckpoint {
   model: DeepEmotion;
   state: TrainState | null;
@@ -106,30 +88,48 @@ export interface LoadedCheckpoint {
   dir: string;
 }
 
-/** Loads a checkpoint folder into a DeepEmotion ready for predict() (input NHWC [N,48,48,1], normalised). */
+/**
+ * Loads a checkpoint folder into a DeepEmotion ready for predict() (input NHWC [N,48,48,1], normalised), through the
+ * one checkpoint reader (validated model.json and weights); the optimizer's state too when it is there.
+ */
 export async function loadCheckpoint(dirIn: string): Promise<LoadedCheckpoint> {
-  const dir = resolveCheckpointDir(dirIn);
-  if (!dir) throw new CheckpointError(`no checkpoint at ${dirIn} (model.json missing)`);
-  let config: ModelConfig;
+  let ck: CheckpointContents;
   try {
-    config = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as ModelConfig;
+    ck = await readCheckpoint(dirIn);
   } catch (err) {
-    throw new CheckpointError(`cannot read ${path.join(dir, 'model.json')}: ${(err as Error).message}`);
+    throw new CheckpointError((err as Error).message);
   }
-  if (config.arch !== 'deep_emotion') throw new CheckpointError(`${dir}/model.json: arch "${String(config.arch)}" is not deep_emotion`);
-  const weights = await readWeights(dir, 'weights');
+  const { dir } = ck;
+  // validated by the reader's schema; training-only fields fall back to the defaults they had when they were added
+  const config: ModelConfig = { ...defaultModelConfig(), ...(ck.config as Partial<ModelConfig>) };
   const model = new DeepEmotion(config, 0);
   for (const s of paramSpecs(config)) {
-    const t = weights[s.name];
-    if (!t) throw new CheckpointError(`${dir}/weights.json has no ${s.name}`);
-    if (t.shape.join(',') !== s.shape.join(',')) {
-      throw new CheckpointError(`${dir}: ${s.name} has shape [${t.shape}] but model.json implies [${s.shape}]`);
+    const w = ck.weights.get(s.name);
+    if (!w) throw new CheckpointError(`${dir}/weights.json has no ${s.name}`);
+    if (w.shape.join(',') !== s.shape.join(',')) {
+      throw new CheckpointError(`${dir}: ${s.name} has shape [${w.shape}] but model.json implies [${s.shape}]`);
     }
+    const t = tf.tensor(w.data, w.shape, 'float32');
     model.p(s.name).assign(t);
+    t.dispose();
   }
-  tf.dispose(Object.values(weights));
-  let state: TrainState | null = null;
-  if (existsSync(path.join(dir, 'state.json'))) state = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as TrainState;
-  const optimizerState = existsSync(path.join(dir, 'optimizer.bin')) ? await readWeights(dir, 'optimizer') : null;
+  const state = ck.state as TrainState | null;
+  let optimizerState: tf.NamedTensorMap | null = null;
+  if (existsSync(path.join(dir, 'optimizer.bin'))) {
+    try {
+      optimizerState = await readWeights(dir, 'optimizer');
+    } catch (err) {
+      throw new CheckpointError((err as Error).message);
+    }
+  }
   return { model, state, optimizerState, dir };
+}
+
+/** Resolves a checkpoint folder (or `<dir>.old` after an interrupted save), null when there is none. */
+export function resolveCheckpointDir(dir: string): string | null {
+  try {
+    return resolveCheckpoint(dir);
+  } catch {
+    return null;
+  }
 }

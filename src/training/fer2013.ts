@@ -8,10 +8,11 @@
  * silently; `strict: true` turns the first such problem into an error.
  */
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import jpeg from 'jpeg-js';
+import { JPEG_EXT, listClassFolders } from '../model/labelled-folder.js';
 import { EMOTIONS, type Emotion } from '../model/labels.js';
 
 export const FER_SIZE = 48;
@@ -97,26 +98,15 @@ export async function loadFer2013Folder(root: string, split: FerSplit, opts: Loa
         `(or pass Kaggle's fer2013.csv instead)`,
     );
   }
-  const entries = await readdir(dir, { withFileTypes: true });
-  const byLower = new Map(entries.filter((e) => e.isDirectory()).map((e) => [e.name.toLowerCase(), e.name]));
-  const files: { file: string; label: number }[] = [];
-  const missing: Emotion[] = [];
   const prefix = prefixFor(split);
-  let otherPrefixCount = 0;
-  for (const [label, emotion] of EMOTIONS.entries()) {
-    const name = byLower.get(emotion);
-    if (!name) {
-      missing.push(emotion);
-      continue;
-    }
-    let names = (await readdir(path.join(dir, name))).filter((f) => /\.(jpe?g)$/i.test(f)).sort();
-    if (prefix) {
-      const kept = names.filter((f) => f.startsWith(prefix));
-      otherPrefixCount += names.length - kept.length;
-      names = kept;
-    }
-    if (opts.limitPerClass !== undefined) names = names.slice(0, opts.limitPerClass);
-    for (const f of names) files.push({ file: path.join(dir, name, f), label });
+  const found = listClassFolders(dir, { extensions: JPEG_EXT, ...(prefix ? { prefix } : {}) });
+  const missing = found.missing;
+  const otherPrefixCount = found.otherPrefix;
+  const files: { file: string; label: number }[] = [];
+  for (const c of found.classes) {
+    const label = EMOTIONS.indexOf(c.label);
+    const names = opts.limitPerClass !== undefined ? c.files.slice(0, opts.limitPerClass) : c.files;
+    for (const file of names) files.push({ file, label });
   }
   if (missing.length === EMOTIONS.length) {
     throw new DatasetError(`${dir} has none of the class folders ${EMOTIONS.join(', ')}`);

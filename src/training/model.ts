@@ -17,7 +17,7 @@ import { EMOTIONS } from '../model/labels.js';
 import { batchNormTrain } from './batch-norm.js';
 import { spatialTransform } from './grid-sample.js';
 import { maxPool2 } from './pool.js';
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 export interface ModelConfig {
   arch: 'deep_emotion';

@@ -16,7 +16,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EMOTIONS } from '../model/labels.js';
 import { FER_SIZE, type FerDataset } from './fer2013.js';
-import { mixSeed, Rng } from './rng.js';
+import { mixSeed, Rng } from '../util/rng.js';
 
 const PIX = FER_SIZE * FER_SIZE;
 

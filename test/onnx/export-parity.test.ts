@@ -12,11 +12,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { exportCheckpoint } from '../../src/onnx/export-checkpoint.js';
-import { evenlySpaced, listFaceImages, normaliseBatch, readGreyFace } from '../../src/onnx/fer-images.js';
+import { evenlySpaced, listFaceImages, readGreyFace } from '../../src/onnx/fer-images.js';
 import { GraphRunner } from '../../src/onnx/ort-runner.js';
-import { seededRandom } from '../../src/onnx/random-network.js';
+import { seededRandom } from '../../src/util/rng.js';
 import { loadManifest } from '../../src/model/manifest.js';
-import { softmaxRows } from '../../src/model/preprocess.js';
+import { softmaxRows, cropsToTensorData } from '../../src/model/preprocess.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/training/checkpoint.js';
 import { DeepEmotion, defaultModelConfig, type ModelConfig } from '../../src/training/model.js';
 
@@ -63,7 +63,7 @@ async function parity(over: Partial<ModelConfig>, seed: number): Promise<{ maxDi
   const manifest = await loadManifest(onnxFile);
 
   const images = evenlySpaced(listFaceImages(FER_TEST), 12);
-  const data = normaliseBatch(images.map((i) => readGreyFace(i.file, 48)), manifest.normalization);
+  const data = cropsToTensorData(images.map((i) => readGreyFace(i.file, 48)), { height: 48, width: 48 }, manifest.normalization);
 
   const { model } = await loadCheckpoint(ckDir);
   const x = tf.tensor4d(data, [images.length, 48, 48, 1]);

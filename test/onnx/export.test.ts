@@ -10,7 +10,7 @@ import type { Layer, NetworkDescription } from '../../src/onnx/network.js';
 import { encodeModel } from '../../src/onnx/onnx-file.js';
 import { GraphRunner } from '../../src/onnx/ort-runner.js';
 import { samePads } from '../../src/onnx/layout.js';
-import { seededRandom } from '../../src/onnx/random-network.js';
+import { seededRandom } from '../../src/util/rng.js';
 
 type Img = { h: number; w: number; c: number; v: Float64Array }; // NHWC, one image
 

@@ -15,18 +15,9 @@ import { KioskPipeline } from '../../src/pipeline/kiosk-pipeline.js';
 import { LogHistogram } from '../../src/pipeline/log-histogram.js';
 import { quantile } from '../../src/util/stats.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { seededRandom } from '../../src/util/rng.js';
 
-/** A seeded generator (mulberry32): the same samples every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const QS = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
 

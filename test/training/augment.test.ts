@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyAugment, DEFAULT_AUGMENT, drawAugment, NO_AUGMENT, normalizeInto } from '../../src/training/augment.js';
-import { mixSeed, Rng } from '../../src/training/rng.js';
+import { mixSeed, Rng } from '../../src/util/rng.js';
 
 const SIZE = 48;
 function gradientImage(): Uint8Array {

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/training/backend.js';
 import { affineGrid, gridSample, spatialTransform } from '../../src/training/grid-sample.js';
-import { Rng } from '../../src/training/rng.js';
+import { Rng } from '../../src/util/rng.js';
 
 before(async () => {
   await initBackend('cpu');

@@ -9,7 +9,7 @@ import { initBackend } from '../../src/training/backend.js';
 import { makeBatch } from '../../src/training/batch.js';
 import { loadCheckpoint } from '../../src/training/checkpoint.js';
 import { loadFer2013, type FerDataset } from '../../src/training/fer2013.js';
-import { mixSeed, Rng } from '../../src/training/rng.js';
+import { mixSeed, Rng } from '../../src/util/rng.js';
 import { cosineLr, oneCycleLr } from '../../src/training/schedule.js';
 import { Sgd } from '../../src/training/sgd.js';
 import { shardGradients } from '../../src/training/shard-gradients.js';

@@ -1,6 +1,6 @@
 /**
- * Seeded pseudo-random numbers for everything random in training (shuffling, augmentation, weight init, dropout
- * masks are drawn by tf with a seed derived from here). Pure and serialisable: a generator is fully described by
+ * The one seeded pseudo-random generator: training (shuffling, augmentation, weight init; dropout masks are drawn by
+ * tf with a seed derived from here), the untrained test networks and the evaluation clips. Pure and serialisable: a generator is fully described by
  * its 32-bit state, so a run can be resumed with exactly the same stream.
  */
 
@@ -103,4 +103,10 @@ export function mixSeed(...parts: number[]): number {
   h = Math.imul(h, 0xc2b2ae35) >>> 0;
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** A `() => number` in [0, 1) over a fresh Rng (for code that wants a plain function). */
+export function seededRandom(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
 }
