@@ -16,7 +16,7 @@ import { HaarFaceDetector } from '../detection/haar-detector.js';
 import { KioskWindow } from '../display/kiosk-window.js';
 import { WindowDisplay } from '../display/window-display.js';
 import { createConsoleSink } from '../events/console-sink.js';
-import type { KioskRunSummary } from '../events/summary.js';
+import type { KioskRunSummary } from './run-summary.js';
 import type { EventSink } from '../events/types.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import { assertOutboxFree, createMqttTransport, OutboxLockedError, resolveDeviceId } from '../mqtt/index.js';

@@ -11,7 +11,7 @@ import type { KioskConfig } from '../config/schema.js';
 import { HaarFaceDetector, loadGrayImage } from '../detection/haar-detector.js';
 import { clipReport, toClipEvent, type ClipEvent, type ClipReport, type RecordedFrame } from '../evaluation/clip-metrics.js';
 import { parseClipTruth, type ClipTruth } from '../evaluation/clip-plan.js';
-import type { Box } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import type { Emotion } from '../model/labels.js';
 import { listLabelledImages } from '../model/labelled-folder.js';

@@ -1,7 +1,7 @@
 /** `emotion-kiosk run`: the command line of the kiosk (flags -> config); src/app/kiosk-app.ts starts, runs and stops it. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { runKioskApp, StartupError } from '../app/kiosk-app.js';
-import { formatSummary, writeSummaryJson, type KioskRunSummary } from '../events/summary.js';
+import { formatSummary, writeSummaryJson, type KioskRunSummary } from '../app/run-summary.js';
 import { COMMANDS } from './commands.js';
 import { parsePositiveInt } from './evaluate.js';
 

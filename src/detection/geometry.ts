@@ -1,5 +1,12 @@
-/** Box arithmetic for detection and tracking: pure functions, no OpenCV. */
-import type { Box } from '../events/types.js';
+/** Boxes and their arithmetic for detection and tracking: pure functions, no OpenCV. */
+
+/** An axis-aligned box in frame pixels. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 
 /** Intersection over union of two boxes (0 when they do not overlap). */
 export function iou(a: Box, b: Box): number {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cv, type CascadeClassifier, type Mat } from '../vision/opencv.js';
-import type { Box } from '../events/types.js';
+import type { Box } from './geometry.js';
 import { detectionScale, scaleBoxToFrame } from './geometry.js';
 
 export interface HaarParams {

@@ -4,7 +4,8 @@
  * comes from an injected measure function so the layout is unit-tested; overlay.ts does the drawing.
  */
 import type { Emotion } from '../model/labels.js';
-import type { Box, TrackedFaceView } from '../events/types.js';
+import type { TrackedFaceView } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 
 /** B, G, R (OpenCV order). Distinct hues so a glance tells emotions apart; text on them is black or white. */
 export type Bgr = readonly [number, number, number];

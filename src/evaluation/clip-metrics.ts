@@ -11,7 +11,8 @@
  * - statics: `emotion_changed` events on faces that never changed.
  */
 import { iou } from '../detection/geometry.js';
-import type { Box, FaceEvent } from '../events/types.js';
+import type { FaceEvent } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 import { topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
 import { FaceTracker, type TrackerConfig } from '../pipeline/face-tracker.js';
 import type { ClipItem, ClipSegment, ClipTruth } from './clip-plan.js';

@@ -9,7 +9,7 @@
  * each followed by an empty gap (`gapMs`, longer than the tracker's maxMissingMs) so the face leaves.
  * Frame ranges are half-open: [startFrame, endFrame).
  */
-import type { Box } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 import { isEmotion, type Emotion } from '../model/labels.js';
 import { seededRandom } from '../util/rng.js';
 

@@ -2,14 +2,12 @@
  * What the pipeline produces. Sinks (console, summary, MQTT, dashboard state) only see these types; the pipeline
  * never imports a sink.
  */
+import type { Box } from '../detection/geometry.js';
 import type { Emotion, EmotionScores } from '../model/labels.js';
 
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+/** @deprecated the box type lives in src/detection/geometry.ts; kept while src/remote moves over. */
+export type { Box } from '../detection/geometry.js';
+
 
 export interface ModelRef {
   name: string;

@@ -5,7 +5,8 @@
  * `minDwellMs` without a break) and when it leaves (unseen for `maxMissingMs`).
  */
 import { iou } from '../detection/geometry.js';
-import type { Box, FaceEvent, FaceEventType, ModelRef, TrackedFaceView } from '../events/types.js';
+import type { FaceEvent, FaceEventType, ModelRef, TrackedFaceView } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
 
 export interface TrackerConfig {
@@ -44,8 +45,6 @@ interface Track {
 
 export interface TrackerOutput {
   events: FaceEvent[];
-  /** Confirmed faces seen in this frame. */
-  faces: TrackedFaceView[];
 }
 
 /** Pairs tracks and observations greedily by descending IoU (>= threshold). Returns [trackIndex, obsIndex] pairs. */
@@ -164,8 +163,7 @@ export class FaceTracker {
     }
     this.tracks = remaining;
 
-    const faces = this.tracks.filter((t) => t.confirmed && seen.has(t)).map((t) => this.view(t));
-    return { events, faces };
+    return { events };
   }
 
   /** Faces currently tracked and confirmed (seen within maxMissingMs). */

@@ -4,7 +4,8 @@
  * OpenCV, onnxruntime, MQTT or the dashboard.
  */
 import type { Frame, FrameSource } from '../capture/types.js';
-import type { Box, EventSink, FaceEvent, FrameReport, TrackedFaceView } from '../events/types.js';
+import type { EventSink, FaceEvent, FrameReport, TrackedFaceView } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 import type { EmotionScores } from '../model/labels.js';
 import type { Logger } from '../util/logger.js';
 import { RateMeter, round } from '../util/stats.js';

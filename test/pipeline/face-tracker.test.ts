@@ -31,7 +31,7 @@ test('a face appears after confirmFrames, keeps its id while it moves, and leave
   assert.equal(t.update(0, 0, [{ box: A, scores: scores('happy') }]).events.length, 0, 'one detection is not yet a face');
   const out = t.update(1, 33, [{ box: { ...A, x: 105 }, scores: scores('happy') }]);
   events.push(...out.events);
-  assert.equal(out.faces.length, 1);
+  assert.equal(t.activeFaces().length, 1);
   for (let i = 2; i < 10; i++) events.push(...t.update(i, i * 33, [{ box: { ...A, x: 100 + i * 3 }, scores: scores('happy') }]).events);
   events.push(...t.update(10, 330 + 100, []).events);
   assert.deepEqual(events.map((e) => e.type), ['appeared']);
