@@ -26,6 +26,8 @@ import { localDeviceIdentity } from '../system/identity.js';
 import { createWatchdogSink } from '../system/watchdog.js';
 import { TelemetryProducer, type TelemetryTransport } from '../telemetry/producer.js';
 import { createLogger, type Logger } from '../util/logger.js';
+import { FrameHealthSink } from '../remote/service.js';
+import { PausableDetector, startRemoteService, withRemoteOptions } from '../remote/kiosk-host.js';
 import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { Lifecycle, StartupError } from './lifecycle.js';
 
@@ -68,6 +70,7 @@ export async function runKioskApp(o: KioskRunOptions): Promise<KioskRunSummary> 
     (identity.defaultHostname && identity.how === 'hostname' ? logger.warn : logger.info).call(logger, identity.note);
   }
   for (const note of configNotes) logger.info(note);
+  config = withRemoteOptions(config, logger); // options set over MQTT (remote.enabled), kept in the data dir
 
   return Lifecycle.run(logger.child('lifecycle'), (life) => startAndRun(life, config, o, logger));
 }
@@ -83,7 +86,11 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
   );
   const manifest = classifier.manifest;
   if (manifest.untrained) logger.warn(`model ${modelPath} has UNTRAINED weights (a test network): its emotions are meaningless`);
-  const detector = await life.start('face detector', () => HaarFaceDetector.load(config.detection.cascade ?? defaultCascadePath, config.detection), () => {}, always);
+  // mutable copies: options set over MQTT change them live (src/remote/kiosk-host.ts); the wrapper pauses detection
+  const live = { tracking: { ...config.tracking }, detection: { ...config.detection } };
+  const detector = new PausableDetector(
+    await life.start('face detector', () => HaarFaceDetector.load(config.detection.cascade ?? defaultCascadePath, live.detection), () => {}, always),
+  );
 
   const source = await life.start(
     'camera',
@@ -130,6 +137,12 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
     sinks.push(await life.start('telemetry', async () => (await telemetry.start(), telemetry), (t) => t.stop(), (err) => !(err instanceof TypeError)));
   }
   if (!o.dashboard && o.events !== 'none') sinks.push(createConsoleSink(process.stdout, o.events));
+  if (config.remote.enabled && mqtt) {
+    const frames = new FrameHealthSink();
+    sinks.push(frames);
+    const ctx = { config, deviceId, model: modelRef, live, detector, frames, broker: () => mqtt.status(), stop: () => abort.abort(), logger: logger.child('remote') };
+    await life.start('remote control', () => startRemoteService(ctx), (r) => r.service.stop(), always);
+  }
 
   // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
   const watchdog = createWatchdogSink(o.env ?? process.env, logger.child('systemd'));
@@ -150,7 +163,7 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
     source,
     detector,
     classifier,
-    tracker: new FaceTracker(config.tracking, modelRef, randomUUID),
+    tracker: new FaceTracker(live.tracking, modelRef, randomUUID),
     sinks,
     display,
     logger,

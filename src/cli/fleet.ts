@@ -7,6 +7,8 @@ import { COMMANDS } from './commands.js';
 import { keygenFiles, signFiles, verifyFiles } from '../fleet/signing.js';
 import { FleetClient, type RequestOutcome } from '../fleet/operator.js';
 import type { ConnectionSettings } from '../mqtt/connection.js';
+import { modelUpdateRequest } from '../fleet/model-update.js';
+import { planRollout } from '../fleet/rollout.js';
 
 interface BrokerFlags {
   broker: string;
@@ -68,11 +70,11 @@ export function registerFleetCommand(program: Command): void {
 
   fleet
     .command('keygen')
-    .description('create an Ed25519 model-signing key pair: <out>.key (private, keep it on the operator machine) and <out>.pub (for setup.sh --model-key)')
+    .description('create an Ed25519 model-signing key pair: <out>.key (private, keep it on the operator machine) and <out>.pub (copy it to each device: remote.modelKey)')
     .option('--out <path>', 'file name without extension', 'model-signing')
     .action((o: { out: string }) => {
       const k = keygenFiles(o.out);
-      process.stdout.write(`private key ${k.privateFile} (mode 600; never copy it to a device)\npublic key  ${k.publicFile} (key id ${k.keyId}): install on devices with setup.sh --model-key ${k.publicFile}\n`);
+      process.stdout.write(`private key ${k.privateFile} (mode 600; never copy it to a device)\npublic key  ${k.publicFile} (key id ${k.keyId}): copy it to each device and set remote.modelKey to its path\n`);
     });
 
   fleet
@@ -128,6 +130,62 @@ export function registerFleetCommand(program: Command): void {
           }
         }
         if (failed > 0) process.exitCode = 1;
+      } finally {
+        await client.close();
+      }
+    });
+
+  brokerOptions(fleet.command('rollout'))
+    .description('send a signed model to the devices: the canary first, then batches, each waiting until healthy; stops at the first failure (exit 1)')
+    .requiredOption('--model <file.onnx>', 'the model, with <file>.json and <file>.sig.json (fleet sign) beside it')
+    .option('--devices <a,b|all>', 'which devices', 'all')
+    .option('--canary <n>', 'devices updated first, alone', '1')
+    .option('--batch <n>', 'devices per batch after the canary (0: all the rest at once)', '0')
+    .option('--wait-healthy <s>', 'seconds each device has to report healthy after its update', '60')
+    .action(async (f: BrokerFlags & { model: string; devices: string; canary: string; batch: string; waitHealthy: string }) => {
+      const request = modelUpdateRequest(f.model);
+      const client = await FleetClient.connect(settingsOf(f), f.topicPrefix);
+      const results = new Map<string, string>();
+      let failed = false;
+      try {
+        const targets = f.devices === 'all' ? await discover(client, f) : f.devices.split(',').filter(Boolean);
+        if (targets.length === 0) throw new Error('no devices seen on the broker (is --topic-prefix right?)');
+        const phases = planRollout(targets, Number(f.canary), Number(f.batch));
+        const waitMs = ms(String(Number(f.waitHealthy) * 1000), '--wait-healthy');
+        for (const [i, phase] of phases.entries()) {
+          process.stdout.write(`${i === 0 ? 'canary' : `batch ${i}`}: ${phase.join(', ')}\n`);
+          const outcomes = await Promise.all(phase.map((d) => client.request(d, 'model/update', { ...request }, Math.max(ms(f.timeout, '--timeout'), 120_000))));
+          for (const o of outcomes) {
+            if ('timeout' in o) {
+              failed = true;
+              results.set(o.deviceId, 'no response to model/update');
+            } else if (o.response.status !== 'ok') {
+              failed = true;
+              results.set(o.deviceId, /^refused/.test(o.response.error) ? o.response.error : `refused: ${o.response.error}`);
+            } else results.set(o.deviceId, `${String(o.response.data.status)} ${String(o.response.data.version)}`);
+            process.stdout.write(`  ${o.deviceId}: ${results.get(o.deviceId)}\n`);
+          }
+          if (failed) break;
+          for (const d of phase) {
+            const deadline = Date.now() + waitMs;
+            let healthy = false;
+            while (!healthy && Date.now() < deadline) {
+              const h = await client.request(d, 'health_check', {}, Math.min(10_000, waitMs));
+              healthy = !('timeout' in h) && h.response.status === 'ok' && h.response.data.healthy === true;
+              if (!healthy) await new Promise((r) => setTimeout(r, 1000));
+            }
+            if (!healthy) {
+              failed = true;
+              results.set(d, `${results.get(d)}, not healthy within ${f.waitHealthy} s`);
+              process.stdout.write(`  ${d}: not healthy within ${f.waitHealthy} s: stopping the rollout\n`);
+            }
+          }
+          if (failed) break;
+        }
+        const rows = [['device', 'result']];
+        for (const d of targets) rows.push([d, results.get(d) ?? 'skipped (the rollout stopped before it)']);
+        process.stdout.write('\n' + table(rows));
+        if (failed) process.exitCode = 1;
       } finally {
         await client.close();
       }

@@ -206,7 +206,7 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        /** Ed25519 public key file (emotion-kiosk fleet keygen; setup.sh --model-key): model updates must be signed by it. None: updates refused. */
+        /** Ed25519 public key file (the .pub of emotion-kiosk fleet keygen): model updates must be signed by it. None: updates refused. */
         modelKey: z.string().optional(),
         /** After a model switch: back to the previous model by itself when fps halves or classification fails within this window. */
         rollbackWindowS: intIn(10, 86_400, 's').default(600),

@@ -88,7 +88,7 @@ export type VerifyResult = { ok: true; statement: SignedStatement; manifest: z.i
  * and names the signed file). Never throws.
  */
 export function verifyModel(model: Uint8Array, manifestText: string, signatureText: string, trusted: readonly KeyObject[]): VerifyResult {
-  if (trusted.length === 0) return { ok: false, reason: 'no trusted model key on this device: create one with `emotion-kiosk fleet keygen` and install its public key (setup.sh --model-key <file.pub>, remote.modelKey)' };
+  if (trusted.length === 0) return { ok: false, reason: 'no trusted model key on this device: create a key pair with `emotion-kiosk fleet keygen`, copy the .pub file to the device and set remote.modelKey to its path' };
   let sig: SignatureFile;
   try {
     const parsed = signatureFileSchema.safeParse(JSON.parse(signatureText));

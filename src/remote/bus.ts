@@ -53,7 +53,8 @@ export interface CommandBusOptions {
   now?: () => number;
 }
 
-class RequestError extends Error {}
+/** A request refused for a reason the operator should read as it is (no "<command> failed:" in front). */
+export class RequestError extends Error {}
 
 export class CommandBus {
   private readonly now: () => number;
@@ -77,7 +78,9 @@ export class CommandBus {
   async handle(command: string, bytes: Uint8Array): Promise<Handled> {
     let transaction: string | number | undefined;
     try {
-      const body = parseBody(command, bytes);
+      // a model travels base64 in its request (remote.maxModelBytes); everything else is small
+      const limit = command === 'model/update' ? Math.ceil((this.o.host.config().remote.maxModelBytes * 4) / 3) + 512 * 1024 : MAX_REQUEST_BYTES;
+      const body = parseBody(bytes, limit);
       transaction = body.transaction;
       if (!(REMOTE_COMMANDS as readonly string[]).includes(command)) {
         throw new RequestError(`unknown command "${printable(command)}"; commands: ${REMOTE_COMMANDS.join(', ')}`);
@@ -124,7 +127,7 @@ export class CommandBus {
       case 'model/update':
         if (!cfg.modelKey) {
           throw new RequestError(
-            'model updates are refused: no trusted model key on this device. Create one with `emotion-kiosk fleet keygen`, install the public key with `setup.sh --model-key <file.pub>` (sets remote.modelKey)',
+            'model updates are refused: no trusted model key on this device. Create a key pair with `emotion-kiosk fleet keygen`, copy the .pub file to the device and set remote.modelKey to its path',
           );
         }
         if (!this.o.host.modelUpdate) throw new RequestError('this kiosk cannot take model updates');
@@ -181,8 +184,7 @@ export class CommandBus {
 }
 
 /** Size, JSON, an object, and the transaction split off. An empty payload is `{}` (e.g. mosquitto_pub -n). */
-function parseBody(command: string, bytes: Uint8Array): { transaction?: string | number; params: Record<string, unknown> } {
-  const limit = command === 'model/update' ? Infinity : MAX_REQUEST_BYTES;
+function parseBody(bytes: Uint8Array, limit: number): { transaction?: string | number; params: Record<string, unknown> } {
   if (bytes.length > limit) throw new RequestError(`request of ${bytes.length} bytes (more than ${limit})`);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8').trim();
   if (text.length === 0) return { params: {} };

@@ -19,8 +19,11 @@ export interface PublishOptions {
 }
 
 export interface RemoteTransport {
-  /** `filter` may end in /#; the handler gets every matching message (retained ones are ignored by the service). */
-  subscribe(filter: string, handler: (topic: string, payload: Buffer, retained: boolean) => void): void;
+  /**
+   * `filter` may end in /#; the handler gets every matching message (retained ones are ignored by the service).
+   * Resolves once the broker granted the subscription (the first time).
+   */
+  subscribe(filter: string, handler: (topic: string, payload: Buffer, retained: boolean) => void): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,8 +47,7 @@ export class RemoteService {
 
   start(): void {
     this.o.host.setDetectionEnabled(this.bus.detectionEnabled);
-    void this.publishDetection();
-    this.o.transport.subscribe(this.topics.requests, (topic, payload, retained) => {
+    const subscribed = this.o.transport.subscribe(this.topics.requests, (topic, payload, retained) => {
       const command = commandOfTopic(this.topics, topic);
       if (command === null || this.closed) return;
       if (retained) {
@@ -66,6 +68,8 @@ export class RemoteService {
         }
       });
     });
+    // the retained state goes out once requests are heard: a subscriber that sees it can send requests
+    void subscribed.then(() => this.publishDetection());
   }
 
   /** Resolves when every request received so far has been answered (tests, shutdown). */
@@ -141,9 +145,14 @@ export function remoteConnectionSettings(config: KioskConfig, deviceId: string):
 /** A transport on its own mqtt.js connection (reconnects by itself; subscriptions are renewed on every connect). */
 export function mqttTransport(settings: ConnectionSettings, logger: Logger): RemoteTransport {
   const client: MqttClient = connectClient(settings);
-  const subs: { filter: string; handler: (topic: string, payload: Buffer, retained: boolean) => void }[] = [];
+  const subs: { filter: string; handler: (topic: string, payload: Buffer, retained: boolean) => void; granted: () => void }[] = [];
+  const subscribe = (s: (typeof subs)[number]) =>
+    client.subscribe(s.filter, { qos: 1 }, (err) => {
+      if (err) logger.warn(`remote: subscribing to ${s.filter} failed: ${err.message}`);
+      else s.granted();
+    });
   client.on('connect', () => {
-    for (const s of subs) client.subscribe(s.filter, { qos: 1 });
+    for (const s of subs) subscribe(s);
   });
   client.on('error', (err) => logger.debug(`remote connection: ${err.message}`));
   client.on('message', (topic, payload, packet) => {
@@ -151,8 +160,11 @@ export function mqttTransport(settings: ConnectionSettings, logger: Logger): Rem
   });
   return {
     subscribe(filter, handler) {
-      subs.push({ filter, handler });
-      if (client.connected) client.subscribe(filter, { qos: 1 });
+      return new Promise((resolve) => {
+        const s = { filter, handler, granted: resolve };
+        subs.push(s);
+        if (client.connected) subscribe(s);
+      });
     },
     publish(topic, payload, opts) {
       // mqtt.js queues while disconnected and sends after the reconnect

@@ -27,7 +27,7 @@ test('refused, each with its reason: no trusted key, unsigned, another key, bad 
   const tamperedStatement = JSON.stringify({ ...signed, statement: { ...signed.statement, version: 'evil' } });
   const editedManifest = manifestText.replace('"normalization"', '"normalization" ').replace(/\s+$/, '') + ' ';
   const cases: [string, ReturnType<typeof verifyModel>, RegExp][] = [
-    ['no key', verifyModel(model, manifestText, sigText, []), /no trusted model key.*fleet keygen.*--model-key/],
+    ['no key', verifyModel(model, manifestText, sigText, []), /no trusted model key.*fleet keygen.*remote\.modelKey/],
     ['unsigned (not JSON)', verifyModel(model, manifestText, 'garbage', [publicKey]), /^unsigned/],
     ['unsigned (no statement)', verifyModel(model, manifestText, '{}', [publicKey]), /^unsigned/],
     ['untrusted key', verifyModel(model, manifestText, JSON.stringify(signModel(model, manifestText, other.privateKey)), [publicKey]), /does not trust/],

@@ -137,7 +137,7 @@ test('commands the config does not allow get an error that says which setting: o
     ['options', { set: { 'tracking.minDwellMs': 600 } }, /remote\.allowOptions: false/],
     ['restart', {}, /remote\.allowRestart: false/],
     ['snapshot', {}, /remote\.snapshot\.enabled: false/],
-    ['model/update', { manifest: 'e30=', signature: 'x', model: 'x', sha256: 'a'.repeat(64), size: 1 }, /no trusted model key.*fleet keygen.*--model-key/],
+    ['model/update', { manifest: 'e30=', signature: 'x', model: 'x', sha256: 'a'.repeat(64), size: 1 }, /no trusted model key.*fleet keygen.*remote\.modelKey/],
   ];
   for (const [c, body, want] of cases) {
     const { response: r, after } = await ask(bus, c, body);

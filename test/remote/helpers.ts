@@ -12,6 +12,7 @@ export class FakeHost implements RemoteHost {
   restarts = 0;
   live = new Set(['tracking.minDwellMs', 'tracking.changeMargin', 'logLevel']);
   frameAgeMs: number | null = 10;
+  modelUpdate?: (params: unknown) => Promise<Record<string, unknown>>;
   constructor(public cfg: KioskConfig) {}
   health() {
     return {
