@@ -28,6 +28,7 @@ import { TelemetryProducer, type TelemetryTransport } from '../telemetry/produce
 import { createLogger, type Logger } from '../util/logger.js';
 import { FrameHealthSink } from '../remote/service.js';
 import { PausableDetector, startRemoteService, withRemoteOptions } from '../remote/kiosk-host.js';
+import { snapshotJpeg } from '../remote/snapshot.js';
 import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { Lifecycle, StartupError } from './lifecycle.js';
 
@@ -90,6 +91,7 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
   const live = { tracking: { ...config.tracking }, detection: { ...config.detection } };
   const detector = new PausableDetector(
     await life.start('face detector', () => HaarFaceDetector.load(config.detection.cascade ?? defaultCascadePath, live.detection), () => {}, always),
+    snapshotJpeg,
   );
 
   const source = await life.start(

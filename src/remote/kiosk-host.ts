@@ -25,11 +25,48 @@ export interface DetectorLike<M> {
   detectAndCrop(mat: M, cropSize: number): Array<{ box: Box; crop: Uint8Array }>;
 }
 
+export type SnapshotEncoder<M> = (frame: M, faces: Box[], o: { blurFaces: boolean; maxWidth: number }) => Buffer;
+
+/**
+ * The detector as the pipeline sees it: no faces while paused; and the snapshot tap: a requested snapshot is taken
+ * from the next frame the pipeline detects on, with the faces found in it (detected even while paused, to blur them).
+ */
 export class PausableDetector<M> implements DetectorLike<M> {
   enabled = true;
-  constructor(private readonly inner: DetectorLike<M>) {}
+  private pending: { o: { blurFaces: boolean; maxWidth: number }; resolve: (b: Buffer | null) => void; reject: (e: unknown) => void }[] = [];
+  constructor(
+    private readonly inner: DetectorLike<M>,
+    private readonly encode?: SnapshotEncoder<M>,
+  ) {}
   detectAndCrop(mat: M, cropSize: number): Array<{ box: Box; crop: Uint8Array }> {
-    return this.enabled ? this.inner.detectAndCrop(mat, cropSize) : [];
+    if (this.pending.length === 0) return this.enabled ? this.inner.detectAndCrop(mat, cropSize) : [];
+    const faces = this.inner.detectAndCrop(mat, cropSize);
+    const waiting = this.pending;
+    this.pending = [];
+    for (const w of waiting) {
+      try {
+        w.resolve(this.encode!(mat, faces.map((f) => f.box), w.o));
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+    return this.enabled ? faces : [];
+  }
+  /** The next detected frame as a JPEG; null when none comes within `timeoutMs` (camera stalled). */
+  snapshot(o: { blurFaces: boolean; maxWidth: number }, timeoutMs = 10_000): Promise<Buffer | null> {
+    if (!this.encode) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const entry = {
+        o,
+        resolve: (b: Buffer | null) => (clearTimeout(timer), resolve(b)),
+        reject: (e: unknown) => (clearTimeout(timer), reject(e)),
+      };
+      const timer = setTimeout(() => {
+        this.pending = this.pending.filter((p) => p !== entry);
+        resolve(null);
+      }, timeoutMs);
+      this.pending.push(entry);
+    });
   }
 }
 
@@ -56,7 +93,7 @@ export interface KioskHostDeps {
   model: ModelRef;
   /** The live objects the tracker and the detector read (mutated in place on a live change). */
   live: { tracking: KioskConfig['tracking']; detection: KioskConfig['detection'] };
-  detector: PausableDetector<unknown>;
+  detector: Pick<PausableDetector<unknown>, 'enabled' | 'snapshot'>;
   frames: FrameHealthSink;
   broker: () => { connected: boolean; pending: number; dropped: number } | null;
   /** Stops the kiosk (the run's abort). */
@@ -91,6 +128,9 @@ export class KioskHost implements RemoteHost {
   }
   config(): KioskConfig {
     return this.cfg;
+  }
+  snapshot(o: { blurFaces: boolean; maxWidth: number }): Promise<Buffer | null> {
+    return this.d.detector.snapshot(o);
   }
   applyOptions(next: KioskConfig, keys: string[]): string[] {
     this.cfg = next;

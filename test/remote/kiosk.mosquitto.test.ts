@@ -30,7 +30,7 @@ before(async () => {
       camera: { loop: true },
       display: { enabled: false },
       mqtt: { broker: broker.url, deviceId: 'realk', homeAssistant: { enabled: false }, statsIntervalS: 1 },
-      remote: { enabled: true, stallMs: 5000 },
+      remote: { enabled: true, stallMs: 5000, snapshot: { enabled: true } },
       dataDir: path.join(dir, 'data'),
     }),
   );
@@ -85,6 +85,22 @@ test('a real kiosk: health, malformed request, pause (faces go to 0, frames go o
 
     // faces are in view on Megamind; paused, they leave and none come back while frames go on
     await waitFor(async () => ((await ask('health_check')).data as { faces: number }).faces > 0, 60_000, 'a face in view');
+
+    // a snapshot: one JPEG (not retained) on <prefix>/<device>/snapshot, at most 640 px wide
+    const snaps: { payload: Buffer; retain: boolean }[] = [];
+    op.client.on('message', (topic, payload, packet) => {
+      if (topic === `${P}/snapshot`) snaps.push({ payload, retain: packet.retain });
+    });
+    const snap = await ask('snapshot', {});
+    assert.equal(snap.status, 'ok', JSON.stringify(snap));
+    assert.equal((snap.data as { facesBlurred: boolean }).facesBlurred, true);
+    await waitFor(() => snaps.length > 0, 10_000, 'the snapshot image');
+    const jpeg = snaps[0]!.payload;
+    assert.equal(snaps[0]!.retain, false);
+    assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
+    assert.equal(jpeg.length, (snap.data as { bytes: number }).bytes);
+    const width = jpegWidth(jpeg);
+    assert.ok(width > 0 && width <= 640, `width ${width}`);
     assert.equal((await ask('detection', { enabled: false })).status, 'ok');
     await waitFor(() => (op.last(`${P}/detection`)?.json as { enabled?: boolean }).enabled === false, 10_000, 'retained detection off');
     const paused = await waitFor(async () => {
@@ -124,3 +140,15 @@ test('a real kiosk: health, malformed request, pause (faces go to 0, frames go o
     if (k.proc.exitCode === null) k.proc.kill('SIGKILL');
   }
 });
+
+/** The width in a JPEG's SOF0/SOF2 header. */
+function jpegWidth(b: Buffer): number {
+  for (let i = 2; i + 9 < b.length; ) {
+    if (b[i] !== 0xff) return -1;
+    const marker = b[i + 1]!;
+    const len = b.readUInt16BE(i + 2);
+    if (marker === 0xc0 || marker === 0xc2) return b.readUInt16BE(i + 7);
+    i += 2 + len;
+  }
+  return -1;
+}
