@@ -27,7 +27,7 @@ import { createWatchdogSink } from '../system/watchdog.js';
 import { TelemetryProducer, type TelemetryTransport } from '../telemetry/producer.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { FrameHealthSink } from '../remote/service.js';
-import { PausableDetector, startRemoteService, withRemoteOptions } from '../remote/kiosk-host.js';
+import { PausableDetector, startRemoteService, switchableModels, withRemoteOptions } from '../remote/kiosk-host.js';
 import { snapshotJpeg } from '../remote/snapshot.js';
 import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
 import { Lifecycle, StartupError } from './lifecycle.js';
@@ -121,6 +121,9 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
   }
 
   const modelRef = { name: manifest.name, version: manifest.version };
+  // model/update switches models between two frames (src/remote/model-switch.ts); modelRef follows in place
+  const models = config.remote.enabled && config.mqtt.broker !== 'none' ? switchableModels(classifier, modelPath, modelRef, config) : undefined;
+  if (models) life.defer('updated models', () => models.classifier.close());
   const abort = new AbortController();
   const sinks: EventSink[] = [];
 
@@ -142,8 +145,9 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
   if (config.remote.enabled && mqtt) {
     const frames = new FrameHealthSink();
     sinks.push(frames);
-    const ctx = { config, deviceId, model: modelRef, live, detector, frames, broker: () => mqtt.status(), stop: () => abort.abort(), logger: logger.child('remote') };
-    await life.start('remote control', () => startRemoteService(ctx), (r) => r.service.stop(), always);
+    const ctx = { config, deviceId, model: modelRef, live, detector, frames, models, broker: () => mqtt.status(), stop: () => abort.abort(), logger: logger.child('remote') };
+    const remote = await life.start('remote control', () => startRemoteService(ctx), (r) => r.service.stop(), always);
+    if (models) models.classifier.onState = () => void remote.service.publishModelState();
   }
 
   // Under systemd (Type=notify): READY=1 after the first frame, WATCHDOG=1 while frames arrive, STATUS=.
@@ -164,7 +168,7 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
   const pipeline = new KioskPipeline({
     source,
     detector,
-    classifier,
+    classifier: models?.classifier ?? classifier,
     tracker: new FaceTracker(live.tracking, modelRef, randomUUID),
     sinks,
     display,

@@ -81,12 +81,26 @@ export const detectionStateSchema = z
   .object({ version, deviceId, enabled: z.boolean(), since: epochMs })
   .meta({ description: '<prefix>/<device>/detection, retained, QoS 1: whether detection and events run (the detection command changes it; kept across restarts).' });
 
+export const modelStateSchema = z
+  .object({
+    version,
+    deviceId,
+    model: z.object({
+      version: z.string().max(200),
+      previous: z.string().max(200).nullable(),
+      status: z.enum(['active', 'verifying', 'rolled_back']),
+      since: epochMs,
+      reason: text.optional(),
+    }),
+  })
+  .meta({ description: '<prefix>/<device>/model, retained, QoS 1: the model serving now, the one before it, and whether it was rolled back (and why).' });
+
 export type RemoteResponse = z.infer<typeof responseSchema>;
 export type HealthData = z.infer<typeof healthDataSchema>;
 export type DetectionState = z.infer<typeof detectionStateSchema>;
 
 /** Schemas that go into contract.schema.json's $defs. */
-export const remoteContractSchemas = { response: responseSchema, detection: detectionStateSchema } as const;
+export const remoteContractSchemas = { response: responseSchema, detection: detectionStateSchema, modelState: modelStateSchema } as const;
 
 // ---- topics ----
 

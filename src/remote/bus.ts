@@ -35,6 +35,8 @@ export interface RemoteHost {
   /** Model updates (src/fleet); absent: refused. */
   modelUpdate?(params: unknown): Promise<Record<string, unknown>>;
   modelRollback?(): Promise<Record<string, unknown>>;
+  /** The model serving now (retained on <prefix>/<device>/model). */
+  modelState?(): { version: string; previous: string | null; status: 'active' | 'verifying' | 'rolled_back'; since: number; reason?: string } | undefined;
 }
 
 export interface Handled {
@@ -42,6 +44,8 @@ export interface Handled {
   /** Retained state to publish (topic kind -> payload) before the response. */
   detection?: DetectionState;
   snapshot?: Buffer;
+  /** The model state changed: publish it retained. */
+  modelState?: boolean;
   /** To run once the response was handed to the broker (restart). */
   after?: () => void;
 }
@@ -131,10 +135,10 @@ export class CommandBus {
           );
         }
         if (!this.o.host.modelUpdate) throw new RequestError('this kiosk cannot take model updates');
-        return { response: this.ok(c, transaction, await this.o.host.modelUpdate(params)) };
+        return { response: this.ok(c, transaction, await this.o.host.modelUpdate(params)), modelState: true };
       case 'model/rollback':
         if (!this.o.host.modelRollback) throw new RequestError('this kiosk has no previous model to return to');
-        return { response: this.ok(c, transaction, await this.o.host.modelRollback()) };
+        return { response: this.ok(c, transaction, await this.o.host.modelRollback()), modelState: true };
     }
   }
 

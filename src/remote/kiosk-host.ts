@@ -16,7 +16,14 @@ import { receiveModelUpdate, type ModelUpdateParams } from '../fleet/model-updat
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import type { RemoteHost } from './bus.js';
 import { FrameHealthSink, RemoteService, mqttTransport, remoteConnectionSettings, type RemoteTransport } from './service.js';
-import { RemoteStore, applyStoredOptions } from './store.js';
+import { RemoteStore, applyStoredOptions, writeJsonAtomic } from './store.js';
+import { RequestError } from './bus.js';
+import { SwitchableClassifier as SwitchableClassifierImpl, type ModelState, type SwitchableClassifier, type SwitchableModel } from './model-switch.js';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** <dataDir>/models/active.json: the model a verified update switched to (used at the next start). */
+const activeFile = (dataDir: string) => path.join(dataDir, 'models', 'active.json');
 
 /** The exit code of a remote restart: not 0, so that systemd's Restart=on-failure starts the service again. */
 export const RESTART_EXIT_CODE = 75;
@@ -84,6 +91,15 @@ export function withRemoteOptions(config: KioskConfig, logger: Logger): KioskCon
   if (!config.remote.enabled) return config;
   const { config: next, notes } = applyStoredOptions(config, new RemoteStore(config.dataDir));
   for (const n of notes) logger.info(n);
+  try {
+    const active = JSON.parse(readFileSync(activeFile(config.dataDir), 'utf8')) as { path?: unknown };
+    if (typeof active.path === 'string' && existsSync(active.path)) {
+      logger.info(`model ${active.path} (switched to by a verified model/update; ${activeFile(config.dataDir)})`);
+      return { ...next, model: { ...next.model, path: active.path } };
+    }
+  } catch {
+    /* none */
+  }
   return next;
 }
 
@@ -98,6 +114,8 @@ export interface KioskHostDeps {
   broker: () => { connected: boolean; pending: number; dropped: number } | null;
   /** Stops the kiosk (the run's abort). */
   stop: () => void;
+  /** The switchable classifier and how to load a model into a second session (model/update); absent: no switch. */
+  models?: { classifier: SwitchableClassifier; load: (onnxPath: string) => Promise<SwitchableModel> };
   logger: Logger;
   now?: () => number;
 }
@@ -143,7 +161,29 @@ export class KioskHost implements RemoteHost {
     this.d.logger.info(`options set over MQTT: ${keys.join(', ')}${live.length < keys.length ? ' (some after a restart)' : ''}`);
     return live;
   }
+  modelState(): ModelState | undefined {
+    return this.d.models?.classifier.state;
+  }
+  async modelRollback(): Promise<Record<string, unknown>> {
+    const m = this.d.models;
+    if (!m || !m.classifier.hasPrevious) throw new RequestError('no previous model to return to on this device');
+    m.classifier.rollback('requested over MQTT');
+    writeJsonAtomic(activeFile(this.cfg.dataDir), { path: m.classifier.currentPath, at: this.now() });
+    return { ...m.classifier.state };
+  }
   async modelUpdate(params: unknown): Promise<Record<string, unknown>> {
+    const verified = await this.verifyModelUpdate(params);
+    const m = this.d.models;
+    if (!m) return verified;
+    const before = m.classifier.currentPath;
+    const next = await m.load(String(verified.path));
+    const switched = await Promise.race([m.classifier.switchTo(next).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
+    if (!switched) throw new RequestError('verified, but the pipeline took no frame within 30 s to switch on (camera stalled?): the current model keeps serving');
+    writeJsonAtomic(activeFile(this.cfg.dataDir), { path: verified.path, previous: before, at: this.now() });
+    this.d.logger.info(`model switched to ${String(verified.version)} over MQTT (previous ${m.classifier.state.previous ?? '-'} kept for a rollback)`);
+    return { ...verified, status: 'active', active: true, note: undefined, state: m.classifier.state };
+  }
+  private async verifyModelUpdate(params: unknown): Promise<Record<string, unknown>> {
     const r = this.cfg.remote;
     return receiveModelUpdate(params as ModelUpdateParams, {
       modelKeyFile: r.modelKey!,
@@ -168,4 +208,29 @@ export function startRemoteService(d: KioskHostDeps & { transport?: RemoteTransp
   service.start();
   d.logger.info(`remote control on: requests on ${service.topics.requests}`);
   return { service, host };
+}
+
+/**
+ * The kiosk's model as a switchable one (model/update). The model the kiosk started with stays owned by its
+ * Lifecycle step (its close here does nothing); models loaded by updates are closed by the switcher.
+ */
+export function switchableModels(
+  initial: EmotionClassifier,
+  initialPath: string,
+  shared: ModelRef,
+  config: KioskConfig,
+): { classifier: SwitchableClassifier; load: (onnxPath: string) => Promise<SwitchableModel> } {
+  const wrap = (c: EmotionClassifier, file: string, owned: boolean): SwitchableModel => ({
+    get inputSize() {
+      return c.inputSize;
+    },
+    classify: (crops) => c.classify(crops),
+    close: async () => {
+      if (owned) await c.close();
+    },
+    ref: { name: c.manifest.name, version: c.manifest.version },
+    path: file,
+  });
+  const classifier = new SwitchableClassifierImpl(wrap(initial, initialPath, false), shared, { windowMs: config.remote.rollbackWindowS * 1000 });
+  return { classifier, load: async (file) => wrap(await EmotionClassifier.load(file, { intraOpThreads: config.model.intraOpThreads }), file, true) };
 }

@@ -69,7 +69,17 @@ export class RemoteService {
       });
     });
     // the retained state goes out once requests are heard: a subscriber that sees it can send requests
-    void subscribed.then(() => this.publishDetection());
+    void subscribed.then(async () => {
+      await this.publishDetection();
+      await this.publishModelState();
+    });
+  }
+
+  /** The retained <prefix>/<device>/model state (also on an automatic rollback). */
+  async publishModelState(): Promise<void> {
+    const m = this.o.host.modelState?.();
+    if (!m) return;
+    await this.safePublish(this.topics.model, JSON.stringify({ version: 1, deviceId: this.o.deviceId, model: m }), { qos: 1, retain: true });
   }
 
   /** Resolves when every request received so far has been answered (tests, shutdown). */
@@ -86,6 +96,7 @@ export class RemoteService {
   private async handleOne(command: string, payload: Buffer): Promise<void> {
     const h = await this.bus.handle(command, payload);
     if (h.detection) await this.publishDetection();
+    if (h.modelState) await this.publishModelState();
     if (h.snapshot) await this.safePublish(this.topics.snapshot, h.snapshot, { qos: 1, retain: false });
     await this.respond(command, JSON.stringify(h.response));
     if (h.response.status === 'error') this.o.logger.info(`request ${command}: ${h.response.error}`);

@@ -1,0 +1,124 @@
+/**
+ * The classifier the pipeline sees, switchable between two frames: a requested switch takes effect when the pipeline
+ * next asks for the input size (the start of a frame's detection), so one frame's crops and scores always come from
+ * one model. The previous model stays loaded for a rollback; a classification error of the new model within the
+ * rollback window returns to the previous one at once (that frame is classified again by it: no frame is lost).
+ * The shared ModelRef (events, state, stats carry it) is updated in place at the switch.
+ */
+import type { EmotionScores } from '../model/labels.js';
+import type { ModelRef } from '../events/types.js';
+
+export interface SwitchableModel {
+  readonly inputSize: number;
+  classify(crops: readonly Uint8Array[]): Promise<EmotionScores[]>;
+  close(): Promise<void>;
+  readonly ref: ModelRef;
+  readonly path: string;
+}
+
+export type ModelStatus = 'active' | 'verifying' | 'rolled_back';
+export interface ModelState {
+  version: string;
+  previous: string | null;
+  status: ModelStatus;
+  since: number;
+  reason?: string;
+}
+
+export class SwitchableClassifier {
+  private current: SwitchableModel;
+  private previous: SwitchableModel | null = null;
+  private pending: { model: SwitchableModel; done: () => void } | null = null;
+  private switchedAt = 0;
+  private stateNow: ModelState;
+  /** Called on every switch and rollback (the retained <prefix>/<device>/model state). */
+  onState: ((s: ModelState) => void) | null = null;
+
+  constructor(
+    initial: SwitchableModel,
+    /** The ModelRef object the tracker and telemetry hold: changed in place. */
+    private readonly shared: ModelRef,
+    private readonly o: { windowMs: number; now?: () => number },
+  ) {
+    this.current = initial;
+    this.stateNow = { version: initial.ref.version, previous: null, status: 'active', since: this.now() };
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  get state(): ModelState {
+    return this.stateNow;
+  }
+
+  get inputSize(): number {
+    if (this.pending) this.applyPending();
+    return this.current.inputSize;
+  }
+
+  async classify(crops: readonly Uint8Array[]): Promise<EmotionScores[]> {
+    const model = this.current;
+    try {
+      return await model.classify(crops);
+    } catch (err) {
+      const prev = this.previous;
+      if (!prev || model !== this.current || this.now() - this.switchedAt > this.o.windowMs) throw err;
+      this.rollback(`classification failed with ${model.ref.version}: ${(err as Error).message.split('\n')[0]}`);
+      return prev.classify(crops);
+    }
+  }
+
+  /** Resolves once the pipeline classifies with `model` (between two frames). */
+  switchTo(model: SwitchableModel): Promise<void> {
+    if (this.pending) void this.pending.model.close();
+    return new Promise((done) => {
+      this.pending = { model, done };
+    });
+  }
+
+  /** Back to the previous model (kept loaded); false when there is none. */
+  rollback(reason: string): boolean {
+    const prev = this.previous;
+    if (!prev) return false;
+    const bad = this.current;
+    this.current = prev;
+    this.previous = null;
+    this.setRef(prev.ref);
+    void bad.close();
+    this.stateNow = { version: prev.ref.version, previous: bad.ref.version, status: 'rolled_back', since: this.now(), reason };
+    this.onState?.(this.stateNow);
+    return true;
+  }
+
+  /** The file of the model serving now. */
+  get currentPath(): string {
+    return this.current.path;
+  }
+
+  get hasPrevious(): boolean {
+    return this.previous !== null;
+  }
+
+  async close(): Promise<void> {
+    for (const m of [this.pending?.model, this.previous, this.current]) await m?.close().catch(() => undefined);
+  }
+
+  private applyPending(): void {
+    const { model, done } = this.pending!;
+    this.pending = null;
+    if (this.previous) void this.previous.close();
+    this.previous = this.current;
+    this.current = model;
+    this.switchedAt = this.now();
+    this.setRef(model.ref);
+    this.stateNow = { version: model.ref.version, previous: this.previous.ref.version, status: 'active', since: this.switchedAt };
+    this.onState?.(this.stateNow);
+    done();
+  }
+
+  private setRef(ref: ModelRef): void {
+    this.shared.name = ref.name;
+    this.shared.version = ref.version;
+  }
+}

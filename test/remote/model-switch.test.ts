@@ -1,0 +1,71 @@
+/** The switchable classifier: switches between two frames, follows in the shared model ref, rolls back on errors in the window. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SwitchableClassifier, type SwitchableModel } from '../../src/remote/model-switch.js';
+import { scores } from '../mqtt/helpers/fixtures.js';
+
+function fake(version: string, size: number, fail = false): SwitchableModel & { closed: number; calls: number } {
+  const m = {
+    closed: 0,
+    calls: 0,
+    inputSize: size,
+    ref: { name: 'deep_emotion', version },
+    path: `/m/${version}.onnx`,
+    async classify(crops: readonly Uint8Array[]) {
+      m.calls += 1;
+      if (fail) throw new Error('bad tensor');
+      return crops.map(() => scores('happy'));
+    },
+    async close() {
+      m.closed += 1;
+    },
+  };
+  return m;
+}
+
+test('a switch takes effect at the next frame start (inputSize), the shared ref follows, the previous stays for a rollback', async () => {
+  let t = 1000;
+  const shared = { name: 'deep_emotion', version: 'v1' };
+  const v1 = fake('v1', 48);
+  const v2 = fake('v2', 64);
+  const s = new SwitchableClassifier(v1, shared, { windowMs: 60_000, now: () => t });
+  const states: string[] = [];
+  s.onState = (st) => states.push(`${st.status} ${st.version} (prev ${st.previous})`);
+  assert.equal(s.inputSize, 48);
+  const switched = s.switchTo(v2);
+  await s.classify([new Uint8Array(1)]);
+  assert.equal(v1.calls, 1, 'the frame in flight finishes on the old model');
+  assert.equal(shared.version, 'v1');
+  assert.equal(s.inputSize, 64, 'the next frame starts on the new one');
+  await switched;
+  assert.equal(shared.version, 'v2');
+  await s.classify([new Uint8Array(1)]);
+  assert.equal(v2.calls, 1);
+  assert.deepEqual(states, ['active v2 (prev v1)']);
+  assert.equal(s.currentPath, '/m/v2.onnx');
+  t += 10;
+  assert.equal(s.rollback('requested'), true);
+  assert.equal(shared.version, 'v1');
+  assert.equal(v2.closed, 1);
+  assert.deepEqual(s.state, { version: 'v1', previous: 'v2', status: 'rolled_back', since: 1010, reason: 'requested' });
+  assert.equal(s.rollback('again'), false, 'nothing to return to');
+});
+
+test('a classification error of the new model inside the window: back to the previous, which classifies that frame (nothing lost); outside the window it throws', async () => {
+  let t = 0;
+  const shared = { name: 'deep_emotion', version: 'v1' };
+  const s = new SwitchableClassifier(fake('v1', 48), shared, { windowMs: 1000, now: () => t });
+  void s.switchTo(fake('v3', 48, true));
+  void s.inputSize;
+  const out = await s.classify([new Uint8Array(1), new Uint8Array(1)]);
+  assert.equal(out.length, 2);
+  assert.equal(shared.version, 'v1');
+  assert.equal(s.state.status, 'rolled_back');
+  assert.match(s.state.reason ?? '', /classification failed with v3: bad tensor/);
+
+  const s2 = new SwitchableClassifier(fake('v1', 48), { ...shared }, { windowMs: 1000, now: () => t });
+  void s2.switchTo(fake('v4', 48, true));
+  void s2.inputSize;
+  t = 5000;
+  await assert.rejects(s2.classify([new Uint8Array(1)]), /bad tensor/);
+});
