@@ -146,7 +146,7 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
     const frames = new FrameHealthSink();
     sinks.push(frames);
     const ctx = { config, deviceId, model: modelRef, live, detector, frames, models, broker: () => mqtt.status(), stop: () => abort.abort(), logger: logger.child('remote') };
-    const remote = await life.start('remote control', () => startRemoteService(ctx), (r) => r.service.stop(), always);
+    const remote = await life.start('remote control', () => startRemoteService(ctx), (r) => r.stop(), always);
     if (models) models.classifier.onState = () => void remote.service.publishModelState();
   }
 

@@ -87,20 +87,73 @@ export function isLiveKey(key: string): boolean {
 }
 
 /** Layers the options set remotely (data dir) over the config; call before anything reads the config. */
-export function withRemoteOptions(config: KioskConfig, logger: Logger): KioskConfig {
+interface ActiveModel {
+  path: string;
+  previous?: string;
+  at: number;
+  /** Starts with this model since the switch that did not end in a clean stop. */
+  starts?: number;
+  rolledBack?: string;
+}
+
+function readActive(dataDir: string): ActiveModel | null {
+  try {
+    const a = JSON.parse(readFileSync(activeFile(dataDir), 'utf8')) as ActiveModel;
+    return typeof a.path === 'string' && typeof a.at === 'number' ? a : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Why this start returned to the previous model (the kiosk crashed on start with the new one), for the model state. */
+let startRollbackReason: string | null = null;
+
+/**
+ * The model a start uses after model/update: the switched-to one, unless the last start with it, within
+ * remote.rollbackWindowS of the switch, never reached a clean stop (a crash on start): then the previous one.
+ */
+export function chooseStartModel(config: KioskConfig, now: number): { path: string | null; note: string | null; rolledBack: string | null } {
+  const a = readActive(config.dataDir);
+  if (!a || !existsSync(a.path)) return { path: null, note: null, rolledBack: null };
+  const inWindow = now - a.at <= config.remote.rollbackWindowS * 1000;
+  if (inWindow && a.previous && (a.starts ?? 0) >= 1 && existsSync(a.previous)) {
+    const reason = `the kiosk did not stop cleanly after starting with ${a.path} (a crash on start): back to ${a.previous}`;
+    writeJsonAtomic(activeFile(config.dataDir), { path: a.previous, at: now, rolledBack: reason });
+    return { path: a.previous, note: reason, rolledBack: reason };
+  }
+  if (inWindow && a.previous) writeJsonAtomic(activeFile(config.dataDir), { ...a, starts: (a.starts ?? 0) + 1 });
+  return { path: a.path, note: `model ${a.path} (switched to by a verified model/update; ${activeFile(config.dataDir)})`, rolledBack: null };
+}
+
+/** A clean stop: the model in use did not crash on start. */
+export function markCleanStop(dataDir: string): void {
+  const a = readActive(dataDir);
+  if (a && (a.starts ?? 0) > 0) writeJsonAtomic(activeFile(dataDir), { ...a, starts: 0 });
+}
+
+export function withRemoteOptions(config: KioskConfig, logger: Logger, now = Date.now()): KioskConfig {
   if (!config.remote.enabled) return config;
   const { config: next, notes } = applyStoredOptions(config, new RemoteStore(config.dataDir));
   for (const n of notes) logger.info(n);
-  try {
-    const active = JSON.parse(readFileSync(activeFile(config.dataDir), 'utf8')) as { path?: unknown };
-    if (typeof active.path === 'string' && existsSync(active.path)) {
-      logger.info(`model ${active.path} (switched to by a verified model/update; ${activeFile(config.dataDir)})`);
-      return { ...next, model: { ...next.model, path: active.path } };
-    }
-  } catch {
-    /* none */
+  const start = chooseStartModel(config, now);
+  startRollbackReason = start.rolledBack;
+  if (start.note) (start.rolledBack ? logger.warn : logger.info).call(logger, start.note);
+  return start.path ? { ...next, model: { ...next.model, path: start.path } } : next;
+}
+
+/** After a switch: roll back when the fps stays below half of what it was for `samples` checks in a row. */
+export class FpsWatch {
+  private low = 0;
+  constructor(
+    readonly before: number,
+    private readonly samples = 3,
+  ) {}
+  /** True when it is time to roll back. */
+  sample(fps: number): boolean {
+    if (this.before <= 0) return false;
+    this.low = fps < this.before / 2 ? this.low + 1 : 0;
+    return this.low >= this.samples;
   }
-  return next;
 }
 
 export interface KioskHostDeps {
@@ -179,7 +232,8 @@ export class KioskHost implements RemoteHost {
     const next = await m.load(String(verified.path));
     const switched = await Promise.race([m.classifier.switchTo(next).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
     if (!switched) throw new RequestError('verified, but the pipeline took no frame within 30 s to switch on (camera stalled?): the current model keeps serving');
-    writeJsonAtomic(activeFile(this.cfg.dataDir), { path: verified.path, previous: before, at: this.now() });
+    writeJsonAtomic(activeFile(this.cfg.dataDir), { path: verified.path, previous: before, at: this.now(), starts: 0 });
+    this.watchFps();
     this.d.logger.info(`model switched to ${String(verified.version)} over MQTT (previous ${m.classifier.state.previous ?? '-'} kept for a rollback)`);
     return { ...verified, status: 'active', active: true, note: undefined, state: m.classifier.state };
   }
@@ -193,6 +247,32 @@ export class KioskHost implements RemoteHost {
       tryLoad: async (onnx) => (await EmotionClassifier.load(onnx, { intraOpThreads: 1 })).close(),
     });
   }
+  private fpsTimer: NodeJS.Timeout | null = null;
+  /** Within the rollback window after a switch: back to the previous model when the fps halves (3 checks, 2 s apart). */
+  private watchFps(): void {
+    const m = this.d.models!;
+    if (this.fpsTimer) clearInterval(this.fpsTimer);
+    const watch = new FpsWatch(this.d.frames.read(this.cfg.remote.stallMs).fps);
+    const until = this.now() + this.cfg.remote.rollbackWindowS * 1000;
+    this.fpsTimer = setInterval(() => {
+      const fps = this.d.frames.read(this.cfg.remote.stallMs).fps;
+      if (this.now() > until || m.classifier.state.status !== 'active') {
+        clearInterval(this.fpsTimer!);
+        this.fpsTimer = null;
+      } else if (watch.sample(fps)) {
+        clearInterval(this.fpsTimer!);
+        this.fpsTimer = null;
+        m.classifier.rollback(`fps fell from ${watch.before} to ${fps} after the switch`);
+        writeJsonAtomic(activeFile(this.cfg.dataDir), { path: m.classifier.currentPath, at: this.now() });
+        this.d.logger.warn(`model rolled back by itself: ${m.classifier.state.reason}`);
+      }
+    }, 2_000);
+    this.fpsTimer.unref();
+  }
+  stopWatching(): void {
+    if (this.fpsTimer) clearInterval(this.fpsTimer);
+    this.fpsTimer = null;
+  }
   restart(): void {
     this.d.logger.info(`restart requested over MQTT: stopping (exit ${RESTART_EXIT_CODE}; systemd starts the service again)`);
     process.exitCode = RESTART_EXIT_CODE;
@@ -201,13 +281,18 @@ export class KioskHost implements RemoteHost {
 }
 
 /** Starts the bus for a kiosk; the caller stops it (Lifecycle). */
-export function startRemoteService(d: KioskHostDeps & { transport?: RemoteTransport }): { service: RemoteService; host: KioskHost } {
+export function startRemoteService(d: KioskHostDeps & { transport?: RemoteTransport }): { service: RemoteService; host: KioskHost; stop: () => Promise<void> } {
   const host = new KioskHost(d);
   const transport = d.transport ?? mqttTransport(remoteConnectionSettings(d.config, d.deviceId), d.logger);
   const service = new RemoteService({ deviceId: d.deviceId, prefix: d.config.mqtt.topicPrefix, host, store: new RemoteStore(d.config.dataDir), transport, logger: d.logger });
   service.start();
   d.logger.info(`remote control on: requests on ${service.topics.requests}`);
-  return { service, host };
+  const stop = async () => {
+    host.stopWatching();
+    await service.stop();
+    markCleanStop(d.config.dataDir); // this start with the model in use did not crash
+  };
+  return { service, host, stop };
 }
 
 /**
@@ -232,5 +317,6 @@ export function switchableModels(
     path: file,
   });
   const classifier = new SwitchableClassifierImpl(wrap(initial, initialPath, false), shared, { windowMs: config.remote.rollbackWindowS * 1000 });
+  if (startRollbackReason) classifier.markRolledBack(startRollbackReason);
   return { classifier, load: async (file) => wrap(await EmotionClassifier.load(file, { intraOpThreads: config.model.intraOpThreads }), file, true) };
 }

@@ -91,6 +91,11 @@ export class SwitchableClassifier {
     return true;
   }
 
+  /** This start already returned to the previous model (it crashed on start with the new one). */
+  markRolledBack(reason: string): void {
+    this.stateNow = { ...this.stateNow, status: 'rolled_back', reason };
+  }
+
   /** The file of the model serving now. */
   get currentPath(): string {
     return this.current.path;

@@ -79,7 +79,7 @@ async function ask(command: string, body: Record<string, unknown> = {}): Promise
 const events = () => op.on(`${P}/events`).map((m) => m.json as { seq: number; model: { version: string }; type: string });
 const modelState = () => (op.last(`${P}/model`)?.json as { model?: { version: string; previous: string | null; status: string } } | undefined)?.model;
 
-test('refused updates keep the old model; a signed one switches between frames with no event lost; rollback; kept over a restart', async (t) => {
+test('refused updates keep the old model; a signed one switches between frames with no event lost; rollback; kept over a restart; a crash on start with it rolls back by itself', async (t) => {
   let k = startKiosk();
   try {
     await waitFor(() => modelState(), 120_000, 'the retained model state');
@@ -136,6 +136,23 @@ test('refused updates keep the old model; a signed one switches between frames w
   try {
     await waitFor(() => modelState(), 120_000, 'the restarted kiosk\'s model state');
     assert.equal(modelState()!.version, 'v2-test', 'the switched-to model is kept over a restart');
+    // it dies without a clean stop (as a crash would) within the rollback window ...
+    k.proc.kill('SIGKILL');
+    await k.exited;
+  } finally {
+    if (k.proc.exitCode === null) k.proc.kill('SIGKILL');
+  }
+  // ... so the next start goes back to the previous model by itself and says why
+  op.messages.length = 0;
+  k = startKiosk();
+  try {
+    await waitFor(() => modelState(), 120_000, 'the model state after the crash');
+    const st = op.last(`${P}/model`)!.json as { model: { version: string; status: string; reason?: string } };
+    assert.equal(st.model.version, oldVersion);
+    assert.equal(st.model.status, 'rolled_back');
+    assert.match(st.model.reason ?? '', /did not stop cleanly/);
+    t.diagnostic(`after the crash: ${JSON.stringify(st.model)}`);
+    assert.equal(((await ask('health_check')).data as { model: { version: string } }).model.version, oldVersion);
     k.proc.kill('SIGTERM');
     assert.equal(await k.exited, 0, k.log());
   } finally {
