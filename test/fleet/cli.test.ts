@@ -57,6 +57,10 @@ test('fleet command <device> health_check and an unknown command (exit 1), again
     const ok = await cli(['fleet', 'command', 'lobby1', 'health_check', '--broker', broker.url]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^lobby1: \{.*"status":"ok".*"healthy":true/);
+    const st = await cli(['fleet', 'status', '--broker', broker.url]);
+    assert.equal(st.code, 0, st.stdout + st.stderr);
+    assert.match(st.stdout, /^device\s+online\s+model\s+fps\s+outbox\s+detection\s+health\n/);
+    assert.match(st.stdout, /^lobby1 .* on\s+healthy$/m);
     const bad = await cli(['fleet', 'command', 'all', 'reboot_now', '--broker', broker.url]);
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
     assert.match(bad.stdout, /^lobby1: \{.*"status":"error","error":"unknown command \\"reboot_now\\"/);

@@ -26,6 +26,15 @@ async function ask(bus: CommandBus, command: string, body: unknown) {
   return h;
 }
 
+test('nothing unsafe by default: remote control, snapshots and model updates are off, faces blurred', async () => {
+  const { configSchema } = await import('../../src/config/schema.js');
+  const d = configSchema.parse({}).remote;
+  assert.equal(d.enabled, false);
+  assert.equal(d.snapshot.enabled, false);
+  assert.equal(d.snapshot.blurFaces, true);
+  assert.equal(d.modelKey, undefined);
+});
+
 test('health_check answers with the host health, the detection state and the echoed transaction', async () => {
   const { bus } = setup();
   const { response: r } = await ask(bus, 'health_check', { transaction: 'abc' });
