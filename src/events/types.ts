@@ -5,9 +5,6 @@
 import type { Box } from '../detection/geometry.js';
 import type { Emotion, EmotionScores } from '../model/labels.js';
 
-/** @deprecated the box type lives in src/detection/geometry.ts; kept while src/remote moves over. */
-export type { Box } from '../detection/geometry.js';
-
 
 export interface ModelRef {
   name: string;

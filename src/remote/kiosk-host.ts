@@ -8,7 +8,7 @@
  * - restart: a clean stop with exit code 75 (EX_TEMPFAIL), which systemd's Restart=on-failure brings back.
  */
 import type { KioskConfig } from '../config/schema.js';
-import type { Box } from '../events/types.js';
+import type { Box } from '../detection/geometry.js';
 import type { ModelRef } from '../events/types.js';
 import type { HealthData } from '../mqtt/contract-remote.js';
 import type { Logger } from '../util/logger.js';
