@@ -5,7 +5,6 @@
 import type { Box } from '../detection/geometry.js';
 import type { Emotion, EmotionScores } from '../model/labels.js';
 
-
 export interface ModelRef {
   name: string;
   version: string;
