@@ -227,7 +227,7 @@ function compare(x: Results, a: Results): Comparison {
       sameConfusion: JSON.stringify(x.evaluate.result.confusionMatrix) === JSON.stringify(a.evaluate.result.confusionMatrix),
     };
   } else if (x.evaluate || a.evaluate) notes.push('evaluate ran on one side only');
-  c.ok = notes.length === 0 && c.events.sameSequence && c.events.sameScores && c.doctor.differing.length === 0 &&
+  c.ok = notes.length === 0 && (!a.run || (c.events.sameSequence && c.events.sameScores)) && c.doctor.differing.length === 0 &&
     (!c.frames || (c.frames.x64 === c.frames.arm && !c.frames.firstDifference)) && (!c.evaluate || c.evaluate.sameConfusion);
   return c;
 }
@@ -271,7 +271,7 @@ for (const r of [x64, ...arm]) {
   const ev = r.evaluate ? `${(100 * r.evaluate.result.accuracy).toFixed(2)}%${c?.evaluate ? (c.evaluate.sameConfusion ? ' (yes)' : ' (NO)') : ''}` : '-';
   console.log(
     `${r.name.padEnd(12)} ${String(r.run?.summary.frames ?? '?').padStart(6)} ${String(r.run?.events.length ?? '?').padStart(6)}  ` +
-      `${(c ? String(c.events.sameSequence) : 'reference').padEnd(11)}  ${(c ? String(c.events.sameScores) : '').padEnd(11)}  ${fr.padEnd(40)}  ` +
+      `${(!r.run ? '-' : c ? String(c.events.sameSequence) : 'reference').padEnd(11)}  ${(c && r.run ? String(c.events.sameScores) : '').padEnd(11)}  ${fr.padEnd(40)}  ` +
       `${(c ? (c.doctor.differing.length === 0 ? 'same' : `${c.doctor.differing.length} differ`) : '').padEnd(6)}  ${ev}`,
   );
 }
