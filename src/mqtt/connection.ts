@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { KioskConfig } from '../config/schema.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import { redactUrl, splitCredentials } from '../util/redact.js';
 
@@ -24,6 +25,23 @@ export interface ConnectionSettings {
   /** Default: one made up by mqtt.js (the dashboard). */
   clientId?: string;
   will?: { topic: string; payload: string };
+}
+
+/** A kiosk's broker settings from its config: the one place the mqtt section becomes ConnectionSettings. */
+export function kioskConnectionSettings(mqttConfig: KioskConfig['mqtt'], url: string, clientId: string, will?: ConnectionSettings['will']): ConnectionSettings {
+  const m = mqttConfig;
+  return {
+    url,
+    username: m.username,
+    password: m.password,
+    ca: m.ca,
+    cert: m.cert,
+    key: m.key,
+    rejectUnauthorized: m.rejectUnauthorized,
+    keepaliveS: m.keepaliveS,
+    clientId,
+    ...(will ? { will } : {}),
+  };
 }
 
 /**

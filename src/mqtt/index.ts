@@ -12,7 +12,7 @@ import { availabilityPayload, type EventPayload } from '../telemetry/payloads.js
 import { TelemetryProducer, type DeliveryStatus, type TelemetryHub, type TelemetryMessage, type TelemetryTransport } from '../telemetry/producer.js';
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/paths.js';
-import type { ConnectionSettings } from './connection.js';
+import { kioskConnectionSettings } from './connection.js';
 import { DISCOVERY_MIN_INTERVAL_MS, DiscoveryThrottle, discoveryMessages } from './discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { Outbox } from './outbox.js';
@@ -139,18 +139,10 @@ export class MqttTransport implements TelemetryTransport {
       this.broker = null;
       throw err;
     }
-    const settings: ConnectionSettings = {
-      url: this.url,
-      username: m.username,
-      password: m.password,
-      ca: m.ca,
-      cert: m.cert,
-      key: m.key,
-      rejectUnauthorized: m.rejectUnauthorized,
-      keepaliveS: m.keepaliveS,
-      clientId: `emotion-kiosk-${this.deviceId}`,
-      will: { topic: this.topics.availability, payload: JSON.stringify(availabilityPayload(this.deviceId, 'offline', { reason: 'connection_lost' })) },
-    };
+    const settings = kioskConnectionSettings(m, this.url, `emotion-kiosk-${this.deviceId}`, {
+      topic: this.topics.availability,
+      payload: JSON.stringify(availabilityPayload(this.deviceId, 'offline', { reason: 'connection_lost' })),
+    });
     const discovery = m.homeAssistant.enabled
       ? discoveryMessages({
           discoveryPrefix: m.homeAssistant.discoveryPrefix,

@@ -7,7 +7,7 @@
 import type { MqttClient } from 'mqtt';
 import type { KioskConfig } from '../config/schema.js';
 import type { EventSink, FrameReport } from '../events/types.js';
-import { connectClient, type ConnectionSettings } from '../mqtt/connection.js';
+import { connectClient, kioskConnectionSettings, type ConnectionSettings } from '../mqtt/connection.js';
 import { commandOfTopic, remoteTopics, type RemoteTopics } from '../mqtt/contract-remote.js';
 import type { Logger } from '../util/logger.js';
 import { CommandBus, type RemoteHost } from './bus.js';
@@ -140,17 +140,7 @@ export function topicMatches(filter: string, topic: string): boolean {
 /** The broker connection settings of a kiosk config (the embedded broker is on localhost). */
 export function remoteConnectionSettings(config: KioskConfig, deviceId: string): ConnectionSettings {
   const m = config.mqtt;
-  return {
-    url: m.broker === 'embedded' ? `mqtt://127.0.0.1:${m.embeddedPort}` : m.broker,
-    username: m.username,
-    password: m.password,
-    ca: m.ca,
-    cert: m.cert,
-    key: m.key,
-    rejectUnauthorized: m.rejectUnauthorized,
-    keepaliveS: m.keepaliveS,
-    clientId: `emotion-kiosk-${deviceId}-remote`,
-  };
+  return kioskConnectionSettings(m, m.broker === 'embedded' ? `mqtt://127.0.0.1:${m.embeddedPort}` : m.broker, `emotion-kiosk-${deviceId}-remote`);
 }
 
 /** A transport on its own mqtt.js connection (reconnects by itself; subscriptions are renewed on every connect). */
