@@ -37,6 +37,7 @@ SOURCE_DIR=""
 BROKER=""
 CAMERA=""
 SEED=""
+MODEL_KEY=""
 KIOSK=""
 WITH_MOSQUITTO=""
 START=1
@@ -55,6 +56,8 @@ Install or update:
   --broker URL         MQTT broker for a new config: mqtt://host:1883, mqtts://..., embedded or none
   --camera SOURCE      camera for a new config (default per platform: rpicam / Jetson CSI pipeline / 0)
   --config-seed FILE   YAML with settings for a new config (flash.sh puts one on the boot partition)
+  --model-key FILE     the fleet's Ed25519 public key (emotion-kiosk fleet keygen): installed as
+                       $CONF_DIR/model-key.pub; remote model updates must be signed by its private key
   --with-mosquitto     also install and enable a local mosquitto broker (and use it for a new config)
   --kiosk MODE         headless (default) | dashboard (the kiosk shows its terminal dashboard on the attached
                        screen, tty1, instead of a login prompt); remembered for later runs
@@ -111,6 +114,7 @@ parse_args() {
       --broker) BROKER=${2:?--broker needs a URL}; shift ;;
       --camera) CAMERA=${2:?--camera needs a source}; shift ;;
       --config-seed) SEED=${2:?--config-seed needs a file}; shift ;;
+      --model-key) MODEL_KEY=${2:?--model-key needs the public key file of emotion-kiosk fleet keygen}; shift ;;
       --with-mosquitto) WITH_MOSQUITTO=1 ;;
       --kiosk) KIOSK=${2:?--kiosk needs headless or dashboard}; shift ;;
       --no-start) START=0 ;;
@@ -473,6 +477,27 @@ default_camera() {
   esac
 }
 
+# The fleet's public key for signed model updates: checked to be an Ed25519 public key (never a private one), then
+# installed readable by the service only.
+install_model_key() {
+  [[ -f $MODEL_KEY ]] || die "--model-key $MODEL_KEY: no such file (make one with: emotion-kiosk fleet keygen)"
+  local kind
+  kind=$(node -e 'const c=require("node:crypto"),fs=require("node:fs");const t=fs.readFileSync(process.argv[1],"utf8");if(/PRIVATE KEY/.test(t)){console.log("private");process.exit(0)}try{console.log(c.createPublicKey(t).asymmetricKeyType)}catch{console.log("none")}' "$MODEL_KEY") ||
+    die "--model-key $MODEL_KEY: cannot read it with node"
+  case $kind in
+    ed25519) ;;
+    private) die "--model-key $MODEL_KEY is a PRIVATE key: give the device the .pub file; the private key stays on the operator's machine" ;;
+    none) die "--model-key $MODEL_KEY is not a PEM public key (expected the .pub file of emotion-kiosk fleet keygen)" ;;
+    *) die "--model-key $MODEL_KEY is a $kind key; model signatures are Ed25519 (emotion-kiosk fleet keygen)" ;;
+  esac
+  if [[ -f $CONF_DIR/model-key.pub ]] && cmp -s "$MODEL_KEY" "$CONF_DIR/model-key.pub"; then
+    ok "model key $CONF_DIR/model-key.pub up to date"
+  else
+    change "install the fleet's model key as $CONF_DIR/model-key.pub (root:$SVC_USER 0640)"
+    run install -m 0640 -o root -g "$SVC_USER" "$MODEL_KEY" "$CONF_DIR/model-key.pub"
+  fi
+}
+
 write_config() {
   step "Config $CONF_DIR/config.yaml"
   local app=$PREFIX/current merge out line broker=$BROKER
@@ -487,6 +512,10 @@ write_config() {
   if [[ ! -d $CONF_DIR ]]; then
     change "create $CONF_DIR (root:$SVC_USER 0750)"
     run install -d -m 0750 -o root -g "$SVC_USER" "$CONF_DIR"
+  fi
+  if [[ -n $MODEL_KEY ]]; then
+    install_model_key
+    args+=(--set-string "remote.modelKey=$CONF_DIR/model-key.pub")
   fi
   if [[ ! -d $app/node_modules/yaml ]]; then
     # Only in a dry run before the app exists: nothing to merge with yet.

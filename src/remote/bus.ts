@@ -131,7 +131,7 @@ export class CommandBus {
       case 'model/update':
         if (!cfg.modelKey) {
           throw new RequestError(
-            'model updates are refused: no trusted model key on this device. Create a key pair with `emotion-kiosk fleet keygen`, copy the .pub file to the device and set remote.modelKey to its path',
+            'model updates are refused: no trusted model key on this device. Create a key pair with `emotion-kiosk fleet keygen`, then install the .pub file on the device with `sudo device/setup.sh --model-key <file.pub>` (or set remote.modelKey to its path)',
           );
         }
         if (!this.o.host.modelUpdate) throw new RequestError('this kiosk cannot take model updates');
