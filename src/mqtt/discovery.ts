@@ -18,9 +18,11 @@ export interface DiscoveryInput {
   topics: DeviceTopics;
   swVersion: string;
   modelName: string;
+  /** Where the command bus publishes snapshots, when the config allows them (remote.snapshot.enabled): an image entity. */
+  snapshotTopic?: string;
 }
 
-type Component = 'sensor' | 'binary_sensor' | 'event';
+type Component = 'sensor' | 'binary_sensor' | 'event' | 'image';
 
 interface Entity {
   component: Component;
@@ -87,6 +89,8 @@ export function discoveryMessages(i: DiscoveryInput): DiscoveryMessage[] {
     statsSensor(i, 'temperature', 'CPU temperature', '{{ value_json.cpu.temperatureC }}', { unit_of_measurement: '°C', device_class: 'temperature' }),
     statsSensor(i, 'memory', 'Memory used', '{{ value_json.memory.usedPct }}', { unit_of_measurement: '%', icon: 'mdi:memory' }),
     statsSensor(i, 'outbox', 'Events waiting', '{{ value_json.outbox.pending }}', { unit_of_measurement: 'events', icon: 'mdi:tray-full' }),
+    // only when the operator allowed snapshots: the JPEG the `snapshot` command publishes (faces blurred unless configured otherwise)
+    ...(i.snapshotTopic ? [{ component: 'image' as const, objectId: 'snapshot', name: 'Snapshot', config: { image_topic: i.snapshotTopic, content_type: 'image/jpeg' } }] : []),
   ];
 
   return entities.map((en) => ({

@@ -25,3 +25,15 @@ test('every config has a unique id, the device block and availability on our ava
     assert.deepEqual(cfg.availability, [{ topic: 'ek/pi5/availability', value_template: '{{ value_json.state }}' }]);
   }
 });
+
+test('an image entity for snapshots only when the config allows them (no image leaves the device otherwise)', () => {
+  assert.ok(!configs.some((c) => c.topic.includes('/image/')), 'none by default');
+  const withSnap = discoveryMessages({ discoveryPrefix: 'homeassistant', deviceId: 'pi5', topics: deviceTopics('ek', 'pi5'), swVersion: '0.1.0', modelName: 'deep_emotion', snapshotTopic: 'ek/pi5/snapshot' });
+  const img = withSnap.find((m) => m.topic === 'homeassistant/image/emotion_kiosk_pi5/snapshot/config');
+  assert.ok(img, 'image entity');
+  const cfg = JSON.parse(img.payload) as Record<string, unknown>;
+  assert.equal(cfg.image_topic, 'ek/pi5/snapshot');
+  assert.equal(cfg.content_type, 'image/jpeg');
+  assert.equal(cfg.unique_id, 'emotion_kiosk_pi5_snapshot');
+  assert.equal(withSnap.length, msgs.length + 1);
+});
