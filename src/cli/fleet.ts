@@ -6,47 +6,21 @@ import type { Command } from 'commander';
 import { COMMANDS } from './commands.js';
 import { keygenFiles, signFiles, verifyFiles } from '../fleet/signing.js';
 import { FleetClient, type RequestOutcome } from '../fleet/operator.js';
-import type { ConnectionSettings } from '../mqtt/connection.js';
 import { modelUpdateRequest } from '../fleet/model-update.js';
 import { planRollout } from '../fleet/rollout.js';
+import { addBrokerOptions, brokerSettings, type BrokerFlags } from './broker-flags.js';
 
-interface BrokerFlags {
-  broker: string;
-  topicPrefix: string;
-  username?: string;
-  password?: string;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  insecure?: boolean;
+interface FleetBrokerFlags extends BrokerFlags {
   timeout: string;
   discoverMs: string;
 }
 
 function brokerOptions(c: Command): Command {
-  return c
-    .option('--broker <url>', 'mqtt[s]://host:port of the fleet broker', 'mqtt://127.0.0.1:1883')
-    .option('--topic-prefix <prefix>', 'topic prefix the kiosks use', 'emotion-kiosk')
-    .option('--username <user>', 'the operator account')
-    .option('--password <password>', 'its password (or EMOTION_KIOSK_MQTT__PASSWORD)')
-    .option('--ca <file>', 'CA certificate (PEM) for mqtts://')
-    .option('--cert <file>', 'client certificate (PEM), with --key')
-    .option('--key <file>', 'private key (PEM) of --cert')
-    .option('--insecure', 'mqtts:// without checking the broker certificate')
+  return addBrokerOptions(c, { broker: 'the fleet broker', username: 'the operator account' })
     .option('--timeout <ms>', 'how long to wait for each response', '10000')
     .option('--discover-ms <ms>', 'how long to collect the devices\' retained state (all, status)', '1500');
 }
 
-const settingsOf = (f: BrokerFlags): ConnectionSettings => ({
-  url: f.broker,
-  username: f.username,
-  password: f.password ?? process.env.EMOTION_KIOSK_MQTT__PASSWORD,
-  ca: f.ca,
-  cert: f.cert,
-  key: f.key,
-  rejectUnauthorized: !f.insecure,
-  keepaliveS: 30,
-});
 
 const ms = (v: string, flag: string): number => {
   const n = Number(v);
@@ -60,7 +34,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-async function discover(fleet: FleetClient, f: BrokerFlags): Promise<string[]> {
+async function discover(fleet: FleetClient, f: FleetBrokerFlags): Promise<string[]> {
   await new Promise((r) => setTimeout(r, ms(f.discoverMs, '--discover-ms')));
   return [...fleet.devices.keys()].sort();
 }
@@ -107,14 +81,14 @@ export function registerFleetCommand(program: Command): void {
     .argument('<device>', 'device id, a,b,c, or all')
     .argument('<command>', 'health_check, detection, options, snapshot, restart, model/rollback, ...')
     .argument('[json]', 'parameters, e.g. \'{"enabled": false}\'', '{}')
-    .action(async (device: string, command: string, json: string, f: BrokerFlags) => {
+    .action(async (device: string, command: string, json: string, f: FleetBrokerFlags) => {
       let params: Record<string, unknown>;
       try {
         params = JSON.parse(json) as Record<string, unknown>;
       } catch {
         throw new Error(`parameters ${json}: not JSON`);
       }
-      const client = await FleetClient.connect(settingsOf(f), f.topicPrefix);
+      const client = await FleetClient.connect(brokerSettings(f), f.topicPrefix);
       try {
         const targets = device === 'all' ? await discover(client, f) : device.split(',').filter(Boolean);
         if (targets.length === 0) throw new Error('no devices seen on the broker (is --topic-prefix right?)');
@@ -142,9 +116,9 @@ export function registerFleetCommand(program: Command): void {
     .option('--canary <n>', 'devices updated first, alone', '1')
     .option('--batch <n>', 'devices per batch after the canary (0: all the rest at once)', '0')
     .option('--wait-healthy <s>', 'seconds each device has to report healthy after its update', '60')
-    .action(async (f: BrokerFlags & { model: string; devices: string; canary: string; batch: string; waitHealthy: string }) => {
+    .action(async (f: FleetBrokerFlags & { model: string; devices: string; canary: string; batch: string; waitHealthy: string }) => {
       const request = modelUpdateRequest(f.model);
-      const client = await FleetClient.connect(settingsOf(f), f.topicPrefix);
+      const client = await FleetClient.connect(brokerSettings(f), f.topicPrefix);
       const results = new Map<string, string>();
       let failed = false;
       try {
@@ -193,8 +167,8 @@ export function registerFleetCommand(program: Command): void {
 
   brokerOptions(fleet.command('status'))
     .description('every device seen on the broker: online, model version, fps, outbox, detection, and a health check')
-    .action(async (f: BrokerFlags) => {
-      const client = await FleetClient.connect(settingsOf(f), f.topicPrefix);
+    .action(async (f: FleetBrokerFlags) => {
+      const client = await FleetClient.connect(brokerSettings(f), f.topicPrefix);
       try {
         const devices = await discover(client, f);
         const health = new Map<string, RequestOutcome>();
