@@ -5,6 +5,7 @@
  * FAIL line, not an import-time crash of every command).
  */
 import type { Command } from 'commander';
+import { SUMMARIES } from './summaries.js';
 
 export interface CommandEntry {
   summary: string;
@@ -14,28 +15,27 @@ export interface CommandEntry {
 
 export const COMMANDS = {
   run: {
-    summary: 'run the kiosk: camera -> faces -> emotions -> events (display, MQTT, dashboard)',
+    summary: SUMMARIES.run,
     load: async () => (await import('./run.js')).registerRunCommand,
   },
   evaluate: {
-    summary: 'measure a model on a folder of labelled face crops (<class>/<image>, e.g. FER2013 test/)',
+    summary: SUMMARIES.evaluate,
     load: async () => (await import('./evaluate.js')).registerEvaluateCommand,
   },
   config: {
-    summary: 'print the effective configuration (defaults < config file < EMOTION_KIOSK_* environment) or check a file',
+    summary: SUMMARIES.config,
     load: async () => (await import('./config.js')).registerConfigCommand,
   },
   doctor: {
-    summary:
-      'check camera access, model files, the OpenCV build, the broker, disk space for the outbox, the clock and the OS; print what to fix (exit 1 when something fails)',
+    summary: SUMMARIES.doctor,
     load: async () => (await import('./doctor.js')).registerDoctorCommand,
   },
   dashboard: {
-    summary: 'terminal dashboard of one or many kiosks over MQTT (q quit, d/Tab next device, p pause)',
+    summary: SUMMARIES.dashboard,
     load: async () => (await import('./dashboard.js')).registerDashboardCommand,
   },
   fleet: {
-    summary: 'fleet operations over MQTT: keygen / sign / verify models, status of every kiosk, command <device|all> <command> [json]',
+    summary: SUMMARIES.fleet,
     load: async () => (await import('./fleet.js')).registerFleetCommand,
   },
 } as const satisfies Record<string, CommandEntry>;

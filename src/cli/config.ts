@@ -1,6 +1,6 @@
 /** `emotion-kiosk config`: shows the effective configuration (defaults < file < environment), secrets masked, or checks a file. */
 import type { Command } from 'commander';
-import { COMMANDS } from './commands.js';
+import { SUMMARIES } from './summaries.js';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { maskConfig } from '../util/redact.js';
@@ -8,7 +8,7 @@ import { maskConfig } from '../util/redact.js';
 export function registerConfigCommand(program: Command): void {
   program
     .command('config')
-    .description(COMMANDS.config.summary)
+    .description(SUMMARIES.config)
     .option('-c, --config <file>', 'config file, YAML or JSON (default: $EMOTION_KIOSK_CONFIG)')
     .option('--json', 'print JSON instead of YAML')
     .option('--check', 'only validate: print "ok" or the problems, exit 2 when invalid')

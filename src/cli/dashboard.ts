@@ -1,6 +1,6 @@
 /** `emotion-kiosk dashboard`: watch one kiosk or all kiosks under a prefix, live, over MQTT. */
 import type { Command } from 'commander';
-import { COMMANDS } from './commands.js';
+import { SUMMARIES } from './summaries.js';
 import { routeLogLine, runMqttDashboard } from '../dashboard/index.js';
 import { createLogger } from '../util/logger.js';
 import { addBrokerOptions, brokerSettings, type BrokerFlags } from './broker-flags.js';
@@ -11,7 +11,7 @@ interface DashboardFlags extends BrokerFlags {
 }
 
 export function registerDashboardCommand(program: Command): void {
-  addBrokerOptions(program.command('dashboard').description(COMMANDS.dashboard.summary), {
+  addBrokerOptions(program.command('dashboard').description(SUMMARIES.dashboard), {
     broker: 'the broker the kiosks publish to',
     username: 'broker user name',
   })

@@ -1,6 +1,6 @@
 /** `emotion-kiosk doctor`: checks the device (camera, model, OpenCV, broker, disk, clock, OS) and says what to fix. */
 import type { Command } from 'commander';
-import { COMMANDS } from './commands.js';
+import { SUMMARIES } from './summaries.js';
 import { formatReport } from '../doctor/result.js';
 import { runDoctor } from '../doctor/run-doctor.js';
 
@@ -15,7 +15,7 @@ interface DoctorFlags {
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description(COMMANDS.doctor.summary)
+    .description(SUMMARIES.doctor)
     .option('-c, --config <file>', 'config file, YAML or JSON (default: $EMOTION_KIOSK_CONFIG)')
     .option('--json', 'print the results as JSON')
     .option('--preflight', 'the service\'s start-up check: fast, no camera read, no broker probe')

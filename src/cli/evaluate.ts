@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { COMMANDS } from './commands.js';
+import { SUMMARIES } from './summaries.js';
+import { parsePositiveInt } from './flag-values.js';
 import { createFrameSource } from '../capture/create-source.js';
 import type { Frame, FrameSource } from '../capture/types.js';
 import { loadConfig } from '../config/load.js';
@@ -100,7 +101,7 @@ export function formatEvaluation(r: EvaluationResult): string {
 export function registerEvaluateCommand(program: Command): void {
   program
     .command('evaluate')
-    .description(COMMANDS.evaluate.summary)
+    .description(SUMMARIES.evaluate)
     .option('--model <file.onnx>', 'ONNX model with its manifest next to it (default: model.path of the config, else the shipped model)')
     .option('--data <folder>', 'folder of <class>/<image> face crops')
     .option('--clip <clip.avi>', 'an evaluation clip (scripts/make-eval-clip.ts) with its clip.json beside it: runs the kiosk pipeline on it')
@@ -271,10 +272,4 @@ export function formatClipEvaluation(r: ClipEvaluationResult): string {
   ];
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
-}
-
-export function parsePositiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${v}"`);
-  return n;
 }

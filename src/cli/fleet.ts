@@ -3,7 +3,7 @@
  * status and command talk to the kiosks over the broker's command bus (README: fleet operations).
  */
 import type { Command } from 'commander';
-import { COMMANDS } from './commands.js';
+import { SUMMARIES } from './summaries.js';
 import { keygenFiles, signFiles, verifyFiles } from '../fleet/signing.js';
 import { FleetClient, type RequestOutcome } from '../fleet/operator.js';
 import { modelUpdateRequest } from '../fleet/model-update.js';
@@ -40,7 +40,7 @@ async function discover(fleet: FleetClient, f: FleetBrokerFlags): Promise<string
 }
 
 export function registerFleetCommand(program: Command): void {
-  const fleet = program.command('fleet').description(COMMANDS.fleet.summary);
+  const fleet = program.command('fleet').description(SUMMARIES.fleet);
 
   fleet
     .command('keygen')

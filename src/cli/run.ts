@@ -2,8 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { runKioskApp, StartupError } from '../app/kiosk-app.js';
 import { formatSummary, writeSummaryJson, type KioskRunSummary } from '../app/run-summary.js';
-import { COMMANDS } from './commands.js';
-import { parsePositiveInt } from './evaluate.js';
+import { SUMMARIES } from './summaries.js';
+import { parsePositiveInt } from './flag-values.js';
 
 export { StartupError } from '../app/kiosk-app.js';
 
@@ -55,7 +55,7 @@ export function runKiosk(flags: RunFlags): Promise<KioskRunSummary> {
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description(COMMANDS.run.summary)
+    .description(SUMMARIES.run)
     .option('-c, --config <file>', 'config file, YAML or JSON (default: $EMOTION_KIOSK_CONFIG)')
     .option('-s, --source <spec>', 'camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, rpicam or raspistill')
     .option('--headless', 'no display window')
