@@ -9,7 +9,7 @@ import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { cv } from '../vision/opencv.js';
 import { checkGstElements, gstreamerMissingMessage, missingElementsMessage, parseVideoBackends } from './gstreamer.js';
-import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, STREAM_HINT, describeDeviceNode, redactUrl } from './hints.js';
+import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, IMAGES_HINT, STREAM_HINT, describeDeviceNode, redactUrl } from './hints.js';
 import { OpenCvFrameSource } from './opencv-source.js';
 import { RaspistillFrameSource } from './raspistill-source.js';
 import { RpicamFrameSource } from './rpicam-source.js';
@@ -29,6 +29,8 @@ export function createFrameSource(spec: string, camera: KioskConfig['camera'], l
       });
     case 'file':
       return new OpenCvFrameSource({ target: parsed, camera, logger: log, hint: () => FILE_HINT.replaceAll('<file>', parsed.path) });
+    case 'images':
+      return new OpenCvFrameSource({ target: { kind: 'images', pattern: parsed.pattern }, camera, logger: log, hint: () => IMAGES_HINT.replace('<first>', parsed.first) });
     case 'url': {
       const redacted = redactUrl(parsed.url);
       return new OpenCvFrameSource({

@@ -18,6 +18,9 @@ export function describeDeviceNode(device: string): string {
 
 export const FILE_HINT = 'is it a video FFmpeg can decode? check it with "ffprobe <file>" or play it with "ffplay <file>"';
 
+export const IMAGES_HINT =
+  'are the images numbered without gaps from 0 or 1 (<first>, then the next number), and can OpenCV read them (PNG, JPEG, BMP, TIFF, PPM)?';
+
 export const STREAM_HINT =
   'is the stream reachable from this machine (try "ffprobe <url>")? are the credentials right? ' +
   'for RTSP over TCP set OPENCV_FFMPEG_CAPTURE_OPTIONS="rtsp_transport;tcp"';

@@ -1,6 +1,8 @@
 /**
- * Frame sources read with OpenCV's VideoCapture: V4L2 cameras (index or /dev/video*), video files, network streams
- * (FFmpeg backend) and GStreamer pipelines. open() reads the first frame, so a device that opens but delivers nothing
+ * Frame sources read with OpenCV's VideoCapture: V4L2 cameras (index or /dev/video*), video files, recorded image
+ * sequences (OpenCV's image-sequence capture: imread, so PNG frames replay bit-exact on any machine), network streams
+ * (FFmpeg backend) and GStreamer pipelines. Files and image sequences are finite and carry the media clock; an image
+ * sequence has no frame rate of its own, so its rate is camera.fps. open() reads the first frame, so a device that opens but delivers nothing
  * (unknown index, corrupt file) fails at start with a message naming what was tried.
  */
 import { cv, type Mat, type VideoCapture } from '../vision/opencv.js';
@@ -13,6 +15,7 @@ import { SourceError, type Frame, type FrameSource } from './types.js';
 export type OpenCvTarget =
   | { kind: 'camera'; index: number | undefined; device: string }
   | { kind: 'file'; path: string }
+  | { kind: 'images'; pattern: string }
   | { kind: 'url'; url: string; redacted: string }
   | { kind: 'gstreamer'; pipeline: string };
 
@@ -62,6 +65,7 @@ export class OpenCvFrameSource implements FrameSource {
 
   async open(): Promise<void> {
     const { target, camera, logger } = this.options;
+    const finite = isFiniteSource(target);
     this.closed = false;
     this.index = 0;
     let cap: VideoCapture;
@@ -69,7 +73,7 @@ export class OpenCvFrameSource implements FrameSource {
       cap = this.createCapture();
     } catch (err) {
       const timeout = target.kind === 'url' && process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS === undefined ? ` within ${this.networkTimeoutMs / 1000} s` : '';
-      throw new SourceError(`cannot open ${this.description}: OpenCV could not open it${timeout} (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
+      throw new SourceError(`cannot open ${this.description}: OpenCV could not open it${timeout} (${errorText(err)}); ${this.options.hint(this.description)}`, !finite);
     }
     this.cap = cap;
     if (target.kind === 'camera') {
@@ -82,34 +86,41 @@ export class OpenCvFrameSource implements FrameSource {
       first = await this.readMat(cap, this.options.firstFrameTimeoutMs ?? 20_000);
     } catch (err) {
       this.abandonOrRelease(cap);
-      throw new SourceError(`${this.description} opened but reading its first frame failed (${errorText(err)}); ${this.options.hint(this.description)}`, target.kind !== 'file');
+      throw new SourceError(`${this.description} opened but reading its first frame failed (${errorText(err)}); ${this.options.hint(this.description)}`, !finite);
     }
     if (first.empty) {
       cap.release();
       this.cap = undefined;
-      const what = target.kind === 'file' ? 'opened but its first frame cannot be decoded (corrupt or unsupported video)' : 'opened but delivered no frame';
-      throw new SourceError(`${this.description} ${what}; ${this.options.hint(this.description)}`, target.kind !== 'file');
+      const what =
+        target.kind === 'file'
+          ? 'opened but its first frame cannot be decoded (corrupt or unsupported video)'
+          : target.kind === 'images'
+            ? 'opened but its first image cannot be decoded'
+            : 'opened but delivered no frame';
+      throw new SourceError(`${this.description} ${what}; ${this.options.hint(this.description)}`, !finite);
     }
-    this.pendingPositionMs = target.kind === 'file' ? cap.get(cv.CAP_PROP_POS_MSEC) : undefined;
+    this.pendingPositionMs = this.position(cap);
     this.pending = toBgr(first);
-    const reported = cap.get(cv.CAP_PROP_FPS);
+    // Image sequences have no rate (OpenCV reports 1 fps for them): camera.fps is theirs.
+    const reported = target.kind === 'images' ? NaN : cap.get(cv.CAP_PROP_FPS);
     this._fps = Number.isFinite(reported) && reported > 0 && reported < 1000 ? reported : undefined;
-    this.mediaClock = target.kind === 'file' ? new MediaClock(1000 / (this._fps ?? camera.fps)) : undefined;
-    if (target.kind === 'file' && camera.realtime) this.pacer = new FramePacer(this._fps ?? camera.fps);
+    this.mediaClock = finite ? new MediaClock(1000 / (this._fps ?? camera.fps)) : undefined;
+    if (finite && camera.realtime) this.pacer = new FramePacer(this._fps ?? camera.fps);
     logger.info(
       `opened ${this.description}: ${first.cols}x${first.rows}` +
         (this._fps !== undefined ? ` @ ${round(this._fps)} fps` : '') +
         (target.kind === 'camera' && (first.cols !== camera.width || first.rows !== camera.height)
           ? ` (asked for ${camera.width}x${camera.height}: the camera chose its nearest mode)`
           : '') +
+        (target.kind === 'images' ? ` (${cap.get(cv.CAP_PROP_FRAME_COUNT)} images, ${camera.fps} fps from camera.fps)` : '') +
         (this.pacer ? ', paced in real time' : '') +
-        (target.kind === 'file' && camera.loop ? ', looping' : ''),
+        (finite && camera.loop ? ', looping' : ''),
     );
   }
 
   async read(): Promise<Frame | null> {
     if (this.closed) return null;
-    const cap = this.cap;
+    let cap = this.cap;
     if (!cap) throw new SourceError(`${this.description} is not open (not opened yet, or closed after a failure)`, false);
     let mat = this.pending;
     let positionMs = this.pendingPositionMs;
@@ -125,18 +136,23 @@ export class OpenCvFrameSource implements FrameSource {
       if (mat.empty) {
         if (this.closed) return null;
         const { target, camera, logger } = this.options;
-        if (target.kind !== 'file') {
+        if (!isFiniteSource(target)) {
           throw new SourceError(`${this.description} stopped delivering frames after ${this.index} (unplugged, stream dropped or pipeline ended)`, true);
         }
         if (!camera.loop) return null;
         logger.debug(`${this.description}: end after ${this.index} frames, looping`);
-        cap.reset();
+        if (target.kind === 'images') {
+          // reset() would reopen with CAP_ANY (FFmpeg's image2 demuxer, another decoder): a fresh image-sequence capture.
+          cap.release();
+          cap = this.createCapture();
+          this.cap = cap;
+        } else cap.reset();
         this.pacer?.reset();
         this.mediaClock?.loop();
         mat = await this.readMat(cap, this.options.stallTimeoutMs ?? 10_000);
         if (mat.empty) throw new SourceError(`${this.description}: no frame after looping back to the start`, false);
       }
-      if (this.mediaClock) positionMs = cap.get(cv.CAP_PROP_POS_MSEC);
+      if (this.mediaClock) positionMs = this.position(cap);
       mat = toBgr(mat);
     }
     if (this.pacer) {
@@ -171,12 +187,17 @@ export class OpenCvFrameSource implements FrameSource {
     );
   }
 
+  /** Files: the decoder's position (ms) of the frame just read. Image sequences have none (index / fps is their clock). */
+  private position(cap: VideoCapture): number | undefined {
+    return this.options.target.kind === 'file' ? cap.get(cv.CAP_PROP_POS_MSEC) : undefined;
+  }
+
   private get networkTimeoutMs(): number {
     return this.options.networkTimeoutMs ?? 5_000;
   }
 
   private async readMat(cap: VideoCapture, timeoutMs: number): Promise<Mat> {
-    const live = this.options.target.kind !== 'file';
+    const live = !isFiniteSource(this.options.target);
     const reading = cap.readAsync();
     this.reading = reading;
     let timer: NodeJS.Timeout | undefined;
@@ -213,6 +234,8 @@ export class OpenCvFrameSource implements FrameSource {
       }
       case 'file':
         return new cv.VideoCapture(t.path, cv.CAP_FFMPEG);
+      case 'images':
+        return new cv.VideoCapture(t.pattern, cv.CAP_IMAGES);
       case 'url': {
         if (process.env.OPENCV_FFMPEG_CAPTURE_OPTIONS !== undefined) return new cv.VideoCapture(t.url, cv.CAP_FFMPEG);
         // OpenCV reads this variable when it opens a capture: set it for this open only.
@@ -235,11 +258,18 @@ export function describeTarget(t: OpenCvTarget): string {
       return t.index !== undefined ? `V4L2 camera index ${t.index} (${t.device})` : `V4L2 camera ${t.device}`;
     case 'file':
       return `video file ${t.path} (FFmpeg backend)`;
+    case 'images':
+      return `image sequence ${t.pattern}`;
     case 'url':
       return `network stream ${t.redacted} (FFmpeg backend)`;
     case 'gstreamer':
       return `GStreamer pipeline "${redactSecrets(t.pipeline)}"`;
   }
+}
+
+/** Files and image sequences: finite, on their own (media) clock, never stalled; the others are live. */
+function isFiniteSource(t: OpenCvTarget): boolean {
+  return t.kind === 'file' || t.kind === 'images';
 }
 
 /** Frames are BGR 8UC3 by contract; grey or BGRA sources are converted. */

@@ -9,6 +9,8 @@
  *   rpicam | rpicam-vid | libcamera-vid   Raspberry Pi camera, libcamera stack (Bookworm), MJPEG on stdout
  *   raspistill                  Raspberry Pi camera, legacy stack (Buster/Bullseye 32-bit), via node-raspistill
  *   any existing file           video file
+ *   dir/%04d.png (printf)       a recorded image sequence (OpenCV's image-sequence capture: 0000.png, 0001.png, …,
+ *                               numbered from 0 or 1; any format imread reads; lossless PNG replays exact pixels)
  */
 import { SourceError } from './types.js';
 
@@ -17,6 +19,7 @@ export type PathKind = 'file' | 'directory' | 'other' | 'missing';
 export type SourceSpec =
   | { kind: 'camera'; /** V4L2 index when known (/dev/videoN or "N"). */ index: number | undefined; device: string }
   | { kind: 'file'; path: string }
+  | { kind: 'images'; /** printf pattern with one %d or %0Nd. */ pattern: string; /** The first image (number 0 or 1). */ first: string }
   | { kind: 'url'; url: string; protocol: string }
   | { kind: 'gstreamer'; pipeline: string }
   | { kind: 'rpicam'; /** Binaries to try, in order. */ binaries: string[] }
@@ -25,7 +28,7 @@ export type SourceSpec =
 const URL_PROTOCOLS = ['rtsp', 'rtsps', 'rtmp', 'http', 'https', 'udp', 'rtp', 'tcp', 'srt'];
 
 export const SOURCE_FORMS =
-  'a camera index (0), /dev/videoN, a video file path, an rtsp://, http(s):// or udp:// URL, a GStreamer pipeline ending in "! appsink", rpicam (or rpicam-vid, libcamera-vid) or raspistill';
+  'a camera index (0), /dev/videoN, a video file path, an image sequence (dir/%04d.png), an rtsp://, http(s):// or udp:// URL, a GStreamer pipeline ending in "! appsink", rpicam (or rpicam-vid, libcamera-vid) or raspistill';
 
 export function parseSourceSpec(rawSpec: string, statPath: (path: string) => PathKind): SourceSpec {
   const spec = rawSpec.trim();
@@ -77,6 +80,25 @@ export function parseSourceSpec(rawSpec: string, statPath: (path: string) => Pat
 function fileSpec(path: string, statPath: (path: string) => PathKind): SourceSpec {
   const kind = statPath(path);
   if (kind === 'file' || kind === 'other') return { kind: 'file', path };
-  if (kind === 'directory') throw new SourceError(`source "${path}" is a directory, not a video file`, false);
+  const placeholders = [...path.matchAll(PLACEHOLDER)];
+  if (placeholders.length > 1) throw new SourceError(`image sequence ${path}: use one number placeholder (%d or %04d), not ${placeholders.length}`, false);
+  if (placeholders.length === 1) {
+    // OpenCV's image-sequence capture starts at number 0 or, where that is missing, 1.
+    const candidates = [0, 1].map((n) => formatSequenceName(path, n));
+    const first = candidates.find((c) => statPath(c) === 'file');
+    if (first === undefined) throw new SourceError(`image sequence ${path}: no first image (${candidates.join(' or ')}); the images are numbered from 0 or 1`, false);
+    return { kind: 'images', pattern: path, first };
+  }
+  if (kind === 'directory') {
+    throw new SourceError(`source "${path}" is a directory, not a video file (to replay the images in it, give their pattern, e.g. ${path.replace(/\/+$/, '')}/%04d.png)`, false);
+  }
   throw new SourceError(`video file not found: ${path} (a source is ${SOURCE_FORMS})`, false);
+}
+
+/** printf's integer conversion as OpenCV's image sequences use it: %d, %4d (space-padded), %04d (zero-padded). */
+const PLACEHOLDER = /%(0?)(\d{0,2})d/g;
+
+/** The name of image number `n` of a sequence pattern. */
+export function formatSequenceName(pattern: string, n: number): string {
+  return pattern.replace(PLACEHOLDER, (_m, zero: string, width: string) => String(n).padStart(Number(width || 0), zero ? '0' : ' '));
 }

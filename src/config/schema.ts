@@ -63,7 +63,8 @@ export const configSchema = z
       .object({
         width: positiveInt.default(640),
         height: positiveInt.default(480),
-        fps: positiveInt.default(15),
+        /** Frames per second asked of a camera; the rate of an image sequence (which has none of its own), e.g. 23.976. */
+        fps: z.number().positive().max(1000, 'at most 1000 fps').default(15),
         /** Files: play at their own frame rate instead of as fast as possible. */
         realtime: z.boolean().default(false),
         /** Files: start over at the end (a looping kiosk demo). */

@@ -49,6 +49,8 @@ export function checkCameraStatic(f: CameraFacts, soft = false): CheckResult {
       return warn('camera', `legacy raspistill at ${f.binary}`, 'the legacy stack is gone on Bookworm: prefer source: rpicam');
     case 'file':
       return f.fileReadable ? ok('camera', `video file ${f.spec.path}`) : fail('camera', `video file ${f.spec.path} is not readable by ${f.user}`, `check its permissions: ls -l ${f.spec.path}`);
+    case 'images':
+      return f.fileReadable ? ok('camera', `image sequence ${f.spec.pattern}`) : fail('camera', `image sequence ${f.spec.pattern}: ${f.spec.first} is not readable by ${f.user}`, `check its permissions: ls -l ${f.spec.first}`);
     case 'gstreamer':
       if (f.inVideoGroup === false) return warn('camera', `GStreamer pipeline; ${f.user} is not in the video group`, GROUP_FIX(f.user));
       return ok('camera', 'GStreamer pipeline (opened by OpenCV; see the opencv check)');
@@ -77,8 +79,8 @@ export function gatherCameraFacts(spec: SourceSpec, binary: string | undefined, 
   if (spec.kind === 'camera') {
     facts.deviceExists = existsSync(spec.device);
     facts.deviceAccessible = facts.deviceExists && canAccess(spec.device, constants.R_OK | constants.W_OK);
-  } else if (spec.kind === 'file') {
-    facts.fileReadable = canAccess(spec.path, constants.R_OK);
+  } else if (spec.kind === 'file' || spec.kind === 'images') {
+    facts.fileReadable = canAccess(spec.kind === 'file' ? spec.path : spec.first, constants.R_OK);
   }
   return facts;
 }

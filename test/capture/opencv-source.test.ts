@@ -95,6 +95,54 @@ test('realtime: a file is paced and still delivers every frame', async () => {
   await src.close();
 });
 
+/** The first `count` frames of Megamind.avi as decoded here, written as a lossless PNG sequence <dir>/%04d.png. */
+function megamindPngs(dir: string, count: number): Buffer[] {
+  const cap = new cv.VideoCapture(MEGAMIND, cv.CAP_FFMPEG);
+  const pixels: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const mat = cap.read();
+    cv.imwrite(join(dir, `${String(i).padStart(4, '0')}.png`), mat);
+    pixels.push(mat.getData());
+  }
+  cap.release();
+  return pixels;
+}
+
+test('a recorded image sequence (dir/%04d.png) replays the exact pixels in order on the media clock at camera.fps, and loops', async (t) => {
+  const dir = tempDir(t);
+  const pixels = megamindPngs(dir, 12);
+  const lines: string[] = [];
+  const pattern = join(dir, '%04d.png');
+  const src = createFrameSource(pattern, { ...camera, fps: 24 }, createLogger('info', '', (l) => lines.push(l)));
+  await src.open();
+  assert.equal(src.description, `image sequence ${pattern}`);
+  assert.equal(src.fps, undefined, 'images have no rate of their own (OpenCV reports 1 fps)');
+  const frames = await readAll(src);
+  assert.equal(frames.length, 12);
+  frames.forEach((f, i) => {
+    assert.equal(f.index, i);
+    assert.ok(f.mat.getData().equals(pixels[i]!), `frame ${i}: the decoded pixels, bit for bit`);
+    assert.ok(Math.abs(f.mediaMs! - (i * 1000) / 24) < 1e-6, `frame ${i}: mediaMs ${f.mediaMs}`);
+  });
+  assert.equal(await src.read(), null);
+  await src.close();
+  assert.ok(lines.some((l) => /opened image sequence .*: 720x528 \(12 images, 24 fps from camera\.fps\)/.test(l)), lines.join('\n'));
+
+  const looping = createFrameSource(pattern, { ...camera, fps: 24, loop: true }, silentLogger);
+  await looping.open();
+  const again = await readAll(looping, 14);
+  await looping.close();
+  assert.ok(again[12]!.mat.getData().equals(pixels[0]!) && again[13]!.mat.getData().equals(pixels[1]!), 'after the last image the first again');
+  assert.ok(again.every((f, i) => i === 0 || f.mediaMs! > again[i - 1]!.mediaMs!), 'the clock goes on across the loop');
+});
+
+test('an image sequence with an image OpenCV cannot read fails at open, naming the first image', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, '0000.png'), 'not a png');
+  writeFileSync(join(dir, '0001.png'), 'not a png');
+  await assert.rejects(createFrameSource(join(dir, '%04d.png'), camera, silentLogger).open(), isSourceError(/image sequence .*%04d\.png.*0000\.png/, false));
+});
+
 test('a missing file is a clear, non-retryable error before anything opens', () => {
   assert.throws(() => createFrameSource('/no/such/dir/video.avi', camera, silentLogger), isSourceError(/video file not found: \/no\/such\/dir\/video\.avi/, false));
 });

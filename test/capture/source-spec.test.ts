@@ -54,3 +54,20 @@ test('a file named like a camera keyword is still the keyword (files need a path
   assert.equal(parseSourceSpec('rpicam', fs({ rpicam: 'file' })).kind, 'rpicam');
   assert.equal(parseSourceSpec('./rpicam', fs({ './rpicam': 'file' })).kind, 'file');
 });
+
+test('a printf pattern is a recorded image sequence (OpenCV numbers them from 0 or 1); a missing first image is a clear error', () => {
+  assert.deepEqual(parseSourceSpec('/rec/%04d.png', fs({ '/rec/0000.png': 'file' })), { kind: 'images', pattern: '/rec/%04d.png', first: '/rec/0000.png' });
+  assert.deepEqual(parseSourceSpec('shot-%d.jpg', fs({ 'shot-1.jpg': 'file' })), { kind: 'images', pattern: 'shot-%d.jpg', first: 'shot-1.jpg' });
+  assert.deepEqual(parseSourceSpec('file:///rec/%2504d.png', fs({ '/rec/0001.png': 'file' })), { kind: 'images', pattern: '/rec/%04d.png', first: '/rec/0001.png' });
+  assert.throws(
+    () => parseSourceSpec('/rec/%04d.png', fs({ '/rec/0002.png': 'file' })),
+    (e: unknown) => e instanceof SourceError && /image sequence \/rec\/%04d\.png: no first image \(\/rec\/0000\.png or \/rec\/0001\.png\)/.test(e.message) && !e.retryable,
+  );
+  assert.throws(() => parseSourceSpec('/rec/%02d/%04d.png', none), /one number placeholder/);
+  // an existing file whose name has a % in it is that file
+  assert.deepEqual(parseSourceSpec('/v/100%d.avi', fs({ '/v/100%d.avi': 'file' })), { kind: 'file', path: '/v/100%d.avi' });
+});
+
+test('a directory is not a source, and the error says how to replay the images in it', () => {
+  assert.throws(() => parseSourceSpec('/rec', fs({ '/rec': 'directory' })), /is a directory.*\/rec\/%04d\.png/);
+});
