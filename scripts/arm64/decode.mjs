@@ -4,11 +4,12 @@
 //        which the kiosk replays bit-exactly anywhere (`run --source <dir>/%04d.png`: OpenCV's image-sequence capture)
 //   node scripts/arm64/decode.mjs <app root> <video> <dir> compare   decodes every frame here and compares it, byte for
 //        byte, with <dir>'s PNG of that frame
+// write also leaves <dir>/source.json: {video, fps} (the rate to replay the images at).
 // One JSON line per frame: index, the decoder's position (ms), sha256 of the BGR bytes, and for compare: bytes,
 // differing bytes, the largest difference (levels) and a histogram of the differences (index = levels).
 // Plain JavaScript so it runs under the arm64 node in qemu (scripts/arm64/node.sh) and this host's node alike.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -50,4 +51,7 @@ for (let index = 0; ; index++) {
   process.stdout.write(JSON.stringify(line) + '\n');
   mat.release();
 }
+const fps = cap.get(cv.CAP_PROP_FPS);
 cap.release();
+// The image sequence has no rate of its own: the kiosk replays it at the video's (camera.fps).
+if (mode === 'write') writeFileSync(path.join(dir, 'source.json'), JSON.stringify({ video, fps }) + '\n');
