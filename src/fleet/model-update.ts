@@ -4,17 +4,22 @@
  * a second onnxruntime session with the existing manifest checks (EmotionClassifier.load) while the current model
  * keeps serving. Any failure refuses the update with its reason and leaves nothing behind.
  *
- * Transport: over MQTT itself, one request of base64 fields ({manifest, signature, model, sha256, size}); the broker
- * must accept messages of the model's size * 4/3 + a few KiB (mosquitto: message_size_limit, 0 = its 256 MiB
- * maximum; the kiosk refuses more than remote.maxModelBytes).
+ * Then the candidate is run on the reference faces that ship with it (src/fleet/reference.ts: the manifest names
+ * the file and its sha256, so the signature covers them) against the current model: top-1 agreement with the
+ * expected predictions >= 99% and per-face latency within 2x, else refused with the figures.
  *
- * Not yet here: the reference-face check, the live switch between frames and the automatic rollback (README).
+ * Transport: over MQTT itself, one request of JSON fields ({manifest, signature, model (base64), sha256, size,
+ * reference}); the broker must accept a message of updateRequestBytes() (about the model's size * 4/3 + 200 KB; the
+ * fleet CLI checks it against the broker's limit before sending, src/fleet/broker-limit.ts). The kiosk refuses models
+ * over remote.maxModelBytes. The live switch and the rollback are src/remote/kiosk-host.ts.
  */
 import { createPublicKey } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { manifestPathFor } from '../model/manifest.js';
+import { EmotionClassifier } from '../model/emotion-classifier.js';
+import { manifestPathFor, manifestSchema, type ModelManifest } from '../model/manifest.js';
 import { RequestError } from '../remote/bus.js';
+import { judgeReference, parseReferenceSet, runReferenceCheck, type ReferenceCrops, type ReferenceFigures } from './reference.js';
 import { parsePublicKey, sha256Hex, signaturePathFor, verifyModel } from './signing.js';
 
 export interface ModelUpdateParams {
@@ -23,6 +28,8 @@ export interface ModelUpdateParams {
   model: string;
   sha256: string;
   size: number;
+  /** The reference faces file's text (the manifest's `reference` names it and its sha256). */
+  reference?: string;
 }
 
 export class ModelUpdateRefused extends RequestError {}
@@ -32,20 +39,78 @@ export interface ModelUpdateOptions {
   modelKeyFile: string;
   dataDir: string;
   maxBytes: number;
-  /** Loads a model in a second session with the manifest checks, then releases it (EmotionClassifier.load + close). */
-  tryLoad: (onnxPath: string) => Promise<void>;
+  /**
+   * Loads the candidate in a second session with the manifest checks and runs it on its reference faces against the
+   * current model (checkCandidate); returns the figures, throws ModelUpdateRefused when they fail.
+   */
+  check: (onnxPath: string, reference: ReferenceCrops) => Promise<ReferenceFigures>;
 }
 
 /** The request a `fleet` operator sends for a signed model on disk. */
 export function modelUpdateRequest(onnxPath: string): ModelUpdateParams {
   const model = readFileSync(onnxPath);
+  const manifest = readFileSync(manifestPathFor(onnxPath), 'utf8');
+  const ref = manifestSchema.safeParse(JSON.parse(manifest)).data?.reference;
   return {
-    manifest: readFileSync(manifestPathFor(onnxPath), 'utf8'),
+    manifest,
     signature: readFileSync(signaturePathFor(onnxPath), 'utf8'),
     model: model.toString('base64'),
     sha256: sha256Hex(model),
     size: model.length,
+    ...(ref ? { reference: readFileSync(path.join(path.dirname(onnxPath), ref.file), 'utf8') } : {}),
   };
+}
+
+/** The bytes of a model/update request on the wire (its JSON with a transaction): what the broker must allow. */
+export function updateRequestBytes(p: ModelUpdateParams): number {
+  return Buffer.byteLength(JSON.stringify({ ...p, transaction: '00000000-0000-0000-0000-000000000000' }), 'utf8');
+}
+
+/**
+ * The device's check of a candidate: a second onnxruntime session with the manifest checks, then the reference
+ * faces against the current model (loaded once more, so both run with one thread while the pipeline goes on).
+ */
+export async function checkCandidate(onnxPath: string, currentPath: string, reference: ReferenceCrops): Promise<ReferenceFigures> {
+  let candidate: EmotionClassifier;
+  try {
+    candidate = await EmotionClassifier.load(onnxPath, { intraOpThreads: 1 });
+  } catch (err) {
+    throw new ModelUpdateRefused(`refused: signed, but it does not load: ${(err as Error).message}`);
+  }
+  try {
+    const current = await EmotionClassifier.load(currentPath, { intraOpThreads: 1 });
+    let figures: ReferenceFigures;
+    try {
+      figures = await runReferenceCheck(candidate, current, reference);
+    } finally {
+      await current.close();
+    }
+    const refusal = judgeReference(figures);
+    if (refusal) throw new ModelUpdateRefused(`refused: ${refusal}`);
+    return figures;
+  } catch (err) {
+    if (err instanceof ModelUpdateRefused) throw err;
+    throw new ModelUpdateRefused(`refused: the reference faces could not be run: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await candidate.close();
+  }
+}
+
+/** The reference faces of a verified manifest, from the request: refused when absent or not the signed ones. */
+function referenceOf(p: ModelUpdateParams, manifest: ModelManifest): ReferenceCrops {
+  const declared = manifest.reference;
+  if (!declared) {
+    throw new ModelUpdateRefused(
+      `refused: ${manifest.name} ${manifest.version} has no reference faces (no "reference" in its manifest): make them on the training host with \`scripts/make-reference-faces.ts --model <file.onnx> --write\`, then sign the model again`,
+    );
+  }
+  if (p.reference === undefined) throw new ModelUpdateRefused(`refused: the request carries no reference faces (${declared.file}, named by the manifest)`);
+  const size = manifest.input.shape[2];
+  try {
+    return parseReferenceSet(p.reference, declared, size).crops;
+  } catch (err) {
+    throw new ModelUpdateRefused(`refused: ${(err as Error).message}`);
+  }
 }
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
@@ -66,6 +131,8 @@ export async function receiveModelUpdate(p: ModelUpdateParams, o: ModelUpdateOpt
   const v = verifyModel(model, p.manifest, p.signature, [key]);
   if (!v.ok) throw new ModelUpdateRefused(`refused: ${v.reason}`);
 
+  const reference = referenceOf(p, v.manifest);
+
   const { name, version, file } = v.statement;
   const root = path.join(o.dataDir, 'models');
   const folder = path.join(root, `${safeName(name)}-${safeName(version)}`);
@@ -73,15 +140,13 @@ export async function receiveModelUpdate(p: ModelUpdateParams, o: ModelUpdateOpt
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const onnx = path.join(staging, path.basename(file));
+  let figures: ReferenceFigures;
   try {
     writeFileSync(onnx, model);
     writeFileSync(manifestPathFor(onnx), p.manifest);
     writeFileSync(signaturePathFor(onnx), p.signature);
-    try {
-      await o.tryLoad(onnx);
-    } catch (err) {
-      throw new ModelUpdateRefused(`refused: signed, but it does not load: ${(err as Error).message}`);
-    }
+    writeFileSync(path.join(staging, path.basename(v.manifest.reference!.file)), p.reference!);
+    figures = await o.check(onnx, reference);
     rmSync(folder, { recursive: true, force: true });
     renameSync(staging, folder);
   } catch (err) {
@@ -96,10 +161,22 @@ export async function receiveModelUpdate(p: ModelUpdateParams, o: ModelUpdateOpt
     keyId: keyIdOf(o.modelKeyFile),
     path: path.join(folder, path.basename(file)),
     active: false,
-    note: 'verified and installed; the live switch is not implemented yet (the current model keeps serving)',
+    reference: referenceSummary(figures),
   };
 }
 
 function keyIdOf(file: string): string {
   return sha256Hex(createPublicKey(readFileSync(file, 'utf8')).export({ type: 'spki', format: 'der' })).slice(0, 16);
+}
+
+/** The reference-face figures as a response carries them. */
+export function referenceSummary(f: ReferenceFigures): Record<string, unknown> {
+  return {
+    faces: f.faces,
+    agree: f.agree,
+    agreement: Math.round(f.agreement * 1000) / 1000,
+    msPerFace: Math.round(f.candidateMsPerFace * 100) / 100,
+    currentMsPerFace: Math.round(f.currentMsPerFace * 100) / 100,
+    latencyRatio: Math.round(f.latencyRatio * 100) / 100,
+  };
 }

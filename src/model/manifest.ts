@@ -68,6 +68,15 @@ export const manifestSchema = z
       })
       .nullable()
       .default(null),
+    /**
+     * Reference faces that ship with the model (src/fleet/reference.ts, scripts/make-reference-faces.ts): the file
+     * beside it, relative to the manifest, and its sha256 (so the model's signature, over the manifest, covers it).
+     * A device checks a model update on them before switching; updates without them are refused.
+     */
+    reference: z
+      .object({ file: z.string().min(1).max(200), sha256: z.string().regex(/^[0-9a-f]{64}$/), faces: z.number().int().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 

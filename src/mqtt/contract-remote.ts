@@ -47,6 +47,8 @@ export const requestParams = {
       model: z.string().min(1),
       sha256: z.string().regex(/^[0-9a-f]{64}$/),
       size: count,
+      /** The reference faces file (src/fleet/reference.ts) the manifest names with its sha256; required by the device. */
+      reference: z.string().max(2 * 1024 * 1024).optional(),
     })
     .strict(),
   'model/rollback': z.object({}).strict(),

@@ -82,8 +82,8 @@ export class CommandBus {
   async handle(command: string, bytes: Uint8Array): Promise<Handled> {
     let transaction: string | number | undefined;
     try {
-      // a model travels base64 in its request (remote.maxModelBytes); everything else is small
-      const limit = command === 'model/update' ? Math.ceil((this.o.host.config().remote.maxModelBytes * 4) / 3) + 512 * 1024 : MAX_REQUEST_BYTES;
+      // a model travels base64 in its request (remote.maxModelBytes), with its manifest and reference faces (<= 2 MiB); everything else is small
+      const limit = command === 'model/update' ? Math.ceil((this.o.host.config().remote.maxModelBytes * 4) / 3) + 3 * 1024 * 1024 : MAX_REQUEST_BYTES;
       const body = parseBody(bytes, limit);
       transaction = body.transaction;
       if (!(REMOTE_COMMANDS as readonly string[]).includes(command)) {

@@ -12,7 +12,7 @@ import type { Box } from '../detection/geometry.js';
 import type { ModelRef } from '../events/types.js';
 import type { HealthData } from '../mqtt/contract-remote.js';
 import type { Logger } from '../util/logger.js';
-import { receiveModelUpdate, type ModelUpdateParams } from '../fleet/model-update.js';
+import { checkCandidate, receiveModelUpdate, type ModelUpdateParams } from '../fleet/model-update.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import type { RemoteHost } from './bus.js';
 import { FrameHealthSink, RemoteService, mqttTransport, remoteConnectionSettings, type RemoteTransport } from './service.js';
@@ -20,6 +20,8 @@ import { RemoteStore, applyStoredOptions, writeJsonAtomic } from './store.js';
 import { RequestError } from './bus.js';
 import { SwitchableClassifier as SwitchableClassifierImpl, type ModelState, type SwitchableClassifier, type SwitchableModel } from './model-switch.js';
 import { existsSync, readFileSync } from 'node:fs';
+import { defaultModelPath } from '../util/paths.js';
+import { manifestPathFor } from '../model/manifest.js';
 import path from 'node:path';
 
 /** <dataDir>/models/active.json: the model a verified update switched to (used at the next start). */
@@ -106,23 +108,42 @@ function readActive(dataDir: string): ActiveModel | null {
 }
 
 /** Why this start returned to the previous model (the kiosk crashed on start with the new one), for the model state. */
-let startRollbackReason: string | null = null;
+let startRollbackReason: { reason: string; from: string | null } | null = null;
+/** This start is on a switched-to model inside its rollback window: verifying until then. */
+let startVerifying: { until: number; previous: string | null } | null = null;
+
+function manifestVersion(onnx: string): string | null {
+  try {
+    const v = (JSON.parse(readFileSync(manifestPathFor(onnx), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The model a start uses after model/update: the switched-to one, unless the last start with it, within
  * remote.rollbackWindowS of the switch, never reached a clean stop (a crash on start): then the previous one.
  */
-export function chooseStartModel(config: KioskConfig, now: number): { path: string | null; note: string | null; rolledBack: string | null } {
+export function chooseStartModel(
+  config: KioskConfig,
+  now: number,
+): { path: string | null; note: string | null; rolledBack: string | null; rolledBackFrom?: string | null; verifying?: { until: number; previous: string | null } } {
   const a = readActive(config.dataDir);
   if (!a || !existsSync(a.path)) return { path: null, note: null, rolledBack: null };
   const inWindow = now - a.at <= config.remote.rollbackWindowS * 1000;
   if (inWindow && a.previous && (a.starts ?? 0) >= 1 && existsSync(a.previous)) {
     const reason = `the kiosk did not stop cleanly after starting with ${a.path} (a crash on start): back to ${a.previous}`;
     writeJsonAtomic(activeFile(config.dataDir), { path: a.previous, at: now, rolledBack: reason });
-    return { path: a.previous, note: reason, rolledBack: reason };
+    return { path: a.previous, note: reason, rolledBack: reason, rolledBackFrom: manifestVersion(a.path) };
   }
   if (inWindow && a.previous) writeJsonAtomic(activeFile(config.dataDir), { ...a, starts: (a.starts ?? 0) + 1 });
-  return { path: a.path, note: `model ${a.path} (switched to by a verified model/update; ${activeFile(config.dataDir)})`, rolledBack: null };
+  return {
+    path: a.path,
+    note: `model ${a.path} (switched to by a verified model/update; ${activeFile(config.dataDir)})`,
+    rolledBack: null,
+    ...(inWindow && a.previous ? { verifying: { until: a.at + config.remote.rollbackWindowS * 1000, previous: manifestVersion(a.previous) } } : {}),
+  };
 }
 
 /** A clean stop: the model in use did not crash on start. */
@@ -136,7 +157,8 @@ export function withRemoteOptions(config: KioskConfig, logger: Logger, now = Dat
   const { config: next, notes } = applyStoredOptions(config, new RemoteStore(config.dataDir));
   for (const n of notes) logger.info(n);
   const start = chooseStartModel(config, now);
-  startRollbackReason = start.rolledBack;
+  startRollbackReason = start.rolledBack ? { reason: start.rolledBack, from: start.rolledBackFrom ?? null } : null;
+  startVerifying = start.verifying ?? null;
   if (start.note) (start.rolledBack ? logger.warn : logger.info).call(logger, start.note);
   return start.path ? { ...next, model: { ...next.model, path: start.path } } : next;
 }
@@ -235,7 +257,7 @@ export class KioskHost implements RemoteHost {
     writeJsonAtomic(activeFile(this.cfg.dataDir), { path: verified.path, previous: before, at: this.now(), starts: 0 });
     this.watchFps();
     this.d.logger.info(`model switched to ${String(verified.version)} over MQTT (previous ${m.classifier.state.previous ?? '-'} kept for a rollback)`);
-    return { ...verified, status: 'active', active: true, note: undefined, state: m.classifier.state };
+    return { ...verified, status: m.classifier.state.status, active: true, state: m.classifier.state };
   }
   private async verifyModelUpdate(params: unknown): Promise<Record<string, unknown>> {
     const r = this.cfg.remote;
@@ -243,8 +265,8 @@ export class KioskHost implements RemoteHost {
       modelKeyFile: r.modelKey!,
       dataDir: this.cfg.dataDir,
       maxBytes: r.maxModelBytes,
-      // a second onnxruntime session with the manifest checks, while the current model keeps serving
-      tryLoad: async (onnx) => (await EmotionClassifier.load(onnx, { intraOpThreads: 1 })).close(),
+      // a second onnxruntime session with the manifest checks and the reference faces, while the current model keeps serving
+      check: (onnx, reference) => checkCandidate(onnx, this.d.models?.classifier.currentPath ?? this.cfg.model.path ?? defaultModelPath, reference),
     });
   }
   private fpsTimer: NodeJS.Timeout | null = null;
@@ -256,7 +278,7 @@ export class KioskHost implements RemoteHost {
     const until = this.now() + this.cfg.remote.rollbackWindowS * 1000;
     this.fpsTimer = setInterval(() => {
       const fps = this.d.frames.read(this.cfg.remote.stallMs).fps;
-      if (this.now() > until || m.classifier.state.status !== 'active') {
+      if (this.now() > until || m.classifier.state.status !== 'verifying') {
         clearInterval(this.fpsTimer!);
         this.fpsTimer = null;
       } else if (watch.sample(fps)) {
@@ -287,7 +309,11 @@ export function startRemoteService(d: KioskHostDeps & { transport?: RemoteTransp
   const service = new RemoteService({ deviceId: d.deviceId, prefix: d.config.mqtt.topicPrefix, host, store: new RemoteStore(d.config.dataDir), transport, logger: d.logger });
   service.start();
   d.logger.info(`remote control on: requests on ${service.topics.requests}`);
+  // verifying -> active when the rollback window closes (the classifier's onState publishes the retained state)
+  const settle = d.models ? setInterval(() => d.models!.classifier.settle(), 1_000) : null;
+  settle?.unref();
   const stop = async () => {
+    if (settle) clearInterval(settle);
     host.stopWatching();
     await service.stop();
     markCleanStop(d.config.dataDir); // this start with the model in use did not crash
@@ -317,6 +343,7 @@ export function switchableModels(
     path: file,
   });
   const classifier = new SwitchableClassifierImpl(wrap(initial, initialPath, false), shared, { windowMs: config.remote.rollbackWindowS * 1000 });
-  if (startRollbackReason) classifier.markRolledBack(startRollbackReason);
+  if (startRollbackReason) classifier.markRolledBack(startRollbackReason.reason, startRollbackReason.from);
+  else if (startVerifying) classifier.markVerifying(startVerifying.until, startVerifying.previous);
   return { classifier, load: async (file) => wrap(await EmotionClassifier.load(file, { intraOpThreads: config.model.intraOpThreads }), file, true) };
 }

@@ -4,6 +4,9 @@
  * one model. The previous model stays loaded for a rollback; a classification error of the new model within the
  * rollback window returns to the previous one at once (that frame is classified again by it: no frame is lost).
  * The shared ModelRef (events, state, stats carry it) is updated in place at the switch.
+ *
+ * State: `verifying` from the switch until the rollback window closes (the new model serves, on probation: a
+ * failure rolls it back by itself), then `active` (settle()); `rolled_back` after a rollback, with the reason.
  */
 import type { EmotionScores } from '../model/labels.js';
 import type { ModelRef } from '../events/types.js';
@@ -22,6 +25,8 @@ export interface ModelState {
   previous: string | null;
   status: ModelStatus;
   since: number;
+  /** verifying: when the rollback window closes (epoch ms). */
+  until?: number;
   reason?: string;
 }
 
@@ -91,9 +96,23 @@ export class SwitchableClassifier {
     return true;
   }
 
+  /** verifying -> active once the rollback window has closed; true when the state changed (onState is called). */
+  settle(): boolean {
+    const st = this.stateNow;
+    if (st.status !== 'verifying' || st.until === undefined || this.now() < st.until) return false;
+    this.stateNow = { version: st.version, previous: st.previous, status: 'active', since: this.now() };
+    this.onState?.(this.stateNow);
+    return true;
+  }
+
+  /** This start is on a switched-to model inside its rollback window (a restart after model/update). */
+  markVerifying(until: number, previousVersion: string | null): void {
+    this.stateNow = { ...this.stateNow, previous: previousVersion, status: 'verifying', until };
+  }
+
   /** This start already returned to the previous model (it crashed on start with the new one). */
-  markRolledBack(reason: string): void {
-    this.stateNow = { ...this.stateNow, status: 'rolled_back', reason };
+  markRolledBack(reason: string, from: string | null = null): void {
+    this.stateNow = { ...this.stateNow, previous: from, status: 'rolled_back', reason };
   }
 
   /** The file of the model serving now. */
@@ -117,7 +136,7 @@ export class SwitchableClassifier {
     this.current = model;
     this.switchedAt = this.now();
     this.setRef(model.ref);
-    this.stateNow = { version: model.ref.version, previous: this.previous.ref.version, status: 'active', since: this.switchedAt };
+    this.stateNow = { version: model.ref.version, previous: this.previous.ref.version, status: 'verifying', since: this.switchedAt, until: this.switchedAt + this.o.windowMs };
     this.onState?.(this.stateNow);
     done();
   }

@@ -1,4 +1,7 @@
-/** model/update on the device, through the command bus: only a signed, intact, loadable model is installed; each refusal says why. */
+/**
+ * model/update on the device, through the command bus: only a signed, intact, loadable model that passes its
+ * reference faces is installed; each refusal says why.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -6,19 +9,20 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommandBus } from '../../src/remote/bus.js';
 import { RemoteStore } from '../../src/remote/store.js';
-import { receiveModelUpdate, type ModelUpdateParams } from '../../src/fleet/model-update.js';
+import { checkCandidate, receiveModelUpdate, type ModelUpdateParams } from '../../src/fleet/model-update.js';
+import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 import { sha256Hex, signModel } from '../../src/fleet/signing.js';
-import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
 import { tempDir } from '../mqtt/helpers/mosquitto.js';
 import { FakeHost, remoteConfig } from '../remote/helpers.js';
 
 const MODEL = new URL('../../models/deep_emotion.int8.onnx', import.meta.url).pathname;
 const model = readFileSync(MODEL);
 const manifestText = readFileSync(MODEL.replace(/\.onnx$/, '.json'), 'utf8');
+const referenceText = readFileSync(MODEL.replace(/\.onnx$/, '.reference.json'), 'utf8');
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 
-function request(m: Buffer, man: string, sig: string): ModelUpdateParams {
-  return { manifest: man, signature: sig, model: m.toString('base64'), sha256: sha256Hex(m), size: m.length };
+function request(m: Buffer, man: string, sig: string, reference: string | null = referenceText): ModelUpdateParams {
+  return { manifest: man, signature: sig, model: m.toString('base64'), sha256: sha256Hex(m), size: m.length, ...(reference !== null ? { reference } : {}) };
 }
 const signedFor = (m: Buffer, man = manifestText) => JSON.stringify(signModel(m, man, privateKey));
 
@@ -33,9 +37,9 @@ function device() {
       modelKeyFile: keyFile,
       dataDir: dir,
       maxBytes: 16 << 20,
-      tryLoad: async (onnx) => {
+      check: (onnx, reference) => {
         loads += 1;
-        await (await EmotionClassifier.load(onnx)).close();
+        return checkCandidate(onnx, MODEL, reference);
       },
     });
   const bus = new CommandBus({ deviceId: 'k1', host, store: new RemoteStore(dir) });
@@ -46,7 +50,7 @@ async function update(bus: CommandBus, params: unknown) {
   return (await bus.handle('model/update', Buffer.from(JSON.stringify({ ...(params as object), transaction: 'u' })))).response;
 }
 
-test('a signed model is verified, loaded in a second session and installed under the data dir', async () => {
+test('a signed model is verified, loaded in a second session, passes its reference faces and is installed under the data dir', async () => {
   const d = device();
   const r = await update(d.bus, request(model, manifestText, signedFor(model)));
   assert.equal(r.status, 'ok', JSON.stringify(r));
@@ -54,10 +58,12 @@ test('a signed model is verified, loaded in a second session and installed under
   assert.equal(r.data.status, 'verified');
   assert.ok(existsSync(String(r.data.path)));
   assert.equal(sha256Hex(readFileSync(String(r.data.path))), sha256Hex(model));
+  assert.equal(readFileSync(String(r.data.path).replace(/\.onnx$/, '.reference.json'), 'utf8'), referenceText, 'the reference faces installed beside it');
+  assert.deepEqual({ ...(r.data.reference as object), msPerFace: 0, currentMsPerFace: 0, latencyRatio: 0 }, { faces: 48, agree: 48, agreement: 1, msPerFace: 0, currentMsPerFace: 0, latencyRatio: 0 });
   assert.equal(d.loads(), 1);
 });
 
-test('refused with its reason, nothing installed: bad signature, wrong sha256, truncated, manifest changed, corrupt in transit, signed but not a model', async () => {
+test('refused with its reason, nothing installed: bad signature, wrong sha256, truncated, manifest changed, corrupt in transit, signed but not a model, no or altered reference faces, fails the reference faces', async () => {
   const d = device();
   const otherKey = generateKeyPairSync('ed25519').privateKey;
   const flipped = Buffer.from(model);
@@ -66,6 +72,10 @@ test('refused with its reason, nothing installed: bad signature, wrong sha256, t
   const edited = manifestText.replace(/"version":\s*"[^"]*"/, '"version": "tampered"');
   const garbage = Buffer.alloc(4096, 7);
   const garbageManifest = manifestText;
+  // a network that disagrees with the expected predictions: the untrained one, shipped with the int8 model's reference faces
+  const untrained = readFileSync(await makeUntrainedModel(tempDir('mu-untrained')));
+  const untrainedManifest = JSON.stringify({ ...JSON.parse(manifestText), description: 'untrained weights, signed: it must fail the reference faces' });
+  const noReference = JSON.stringify({ ...JSON.parse(manifestText), reference: undefined });
   const sigOk = signedFor(model);
   const forged = JSON.parse(sigOk) as { signature: string };
   forged.signature = JSON.parse(JSON.stringify(signModel(model, manifestText, otherKey))).signature;
@@ -78,6 +88,10 @@ test('refused with its reason, nothing installed: bad signature, wrong sha256, t
     ['corrupt in transit', { ...request(model, manifestText, sigOk), sha256: 'f'.repeat(64) }, /wrong sha256: the model received/],
     ['short in transit', { ...request(model, manifestText, sigOk), size: model.length + 10 }, /truncated/],
     ['signed but not ONNX', request(garbage, garbageManifest, signedFor(garbage, garbageManifest)), /does not load/],
+    ['no reference faces in the manifest', request(model, noReference, signedFor(model, noReference), null), /has no reference faces .*make-reference-faces/],
+    ['reference faces left out', request(model, manifestText, sigOk, null), /carries no reference faces/],
+    ['reference faces altered', request(model, manifestText, sigOk, referenceText.replace('"expected": "fear"', '"expected": "happy"')), /reference faces do not match the manifest/],
+    ['fails the reference faces', request(untrained, untrainedManifest, signedFor(untrained, untrainedManifest)), /fails the reference faces: top-1 agreement \d+\.\d% \(\d+\/48\)/],
   ];
   for (const [what, params, want] of cases) {
     const r = await update(d.bus, params);
@@ -85,7 +99,7 @@ test('refused with its reason, nothing installed: bad signature, wrong sha256, t
     if (r.status === 'error') assert.match(r.error, want, what);
     assert.equal(r.transaction, 'u');
   }
-  assert.equal(d.loads(), 1, 'only the signed non-model reached onnxruntime');
+  assert.equal(d.loads(), 2, 'only the signed non-model and the untrained network reached onnxruntime');
   const models = path.join(d.dir, 'models');
   assert.deepEqual(existsSync(models) ? readdirSync(models) : [], [], 'nothing left behind');
 });

@@ -7,8 +7,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { planRollout } from '../../src/fleet/rollout.js';
-import { receiveModelUpdate, type ModelUpdateParams } from '../../src/fleet/model-update.js';
-import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
+import { checkCandidate, receiveModelUpdate, type ModelUpdateParams } from '../../src/fleet/model-update.js';
 import { RemoteService, mqttTransport, remoteConnectionSettings } from '../../src/remote/service.js';
 import { RemoteStore } from '../../src/remote/store.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -42,6 +41,7 @@ test('rollout to three kiosks with a canary; a device that refuses stops it, the
   const onnx = path.join(dir, 'deep_emotion.int8.onnx');
   copyFileSync(MODEL, onnx);
   copyFileSync(MODEL.replace(/\.onnx$/, '.json'), path.join(dir, 'deep_emotion.int8.json'));
+  copyFileSync(MODEL.replace(/\.onnx$/, '.reference.json'), path.join(dir, 'deep_emotion.int8.reference.json'));
   assert.equal((await cli(['fleet', 'keygen', '--out', path.join(dir, 'ops')])).code, 0);
   assert.equal((await cli(['fleet', 'sign', '--model', onnx, '--key', path.join(dir, 'ops.key')])).code, 0);
   const strangerKey = path.join(dir, 'stranger.pub');
@@ -55,7 +55,7 @@ test('rollout to three kiosks with a canary; a device that refuses stops it, the
     const host = new FakeHost(cfg);
     host.modelUpdate = async (p) => {
       updates.set(id, (updates.get(id) ?? 0) + 1);
-      return receiveModelUpdate(p as ModelUpdateParams, { modelKeyFile: keyFile, dataDir: data, maxBytes: 16 << 20, tryLoad: async (f) => (await EmotionClassifier.load(f)).close() });
+      return receiveModelUpdate(p as ModelUpdateParams, { modelKeyFile: keyFile, dataDir: data, maxBytes: 16 << 20, check: (f, ref) => checkCandidate(f, MODEL, ref) });
     };
     const svc = new RemoteService({ deviceId: id, prefix: 'emotion-kiosk', host, store: new RemoteStore(data), transport: mqttTransport(remoteConnectionSettings(cfg, id), silentLogger), logger: silentLogger });
     svc.start();

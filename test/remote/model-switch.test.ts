@@ -41,7 +41,8 @@ test('a switch takes effect at the next frame start (inputSize), the shared ref 
   assert.equal(shared.version, 'v2');
   await s.classify([new Uint8Array(1)]);
   assert.equal(v2.calls, 1);
-  assert.deepEqual(states, ['active v2 (prev v1)']);
+  assert.deepEqual(states, ['verifying v2 (prev v1)'], 'on probation while the rollback window is open');
+  assert.equal(s.state.until, 1000 + 60_000);
   assert.equal(s.currentPath, '/m/v2.onnx');
   t += 10;
   assert.equal(s.rollback('requested'), true);
@@ -68,4 +69,32 @@ test('a classification error of the new model inside the window: back to the pre
   void s2.inputSize;
   t = 5000;
   await assert.rejects(s2.classify([new Uint8Array(1)]), /bad tensor/);
+});
+
+test('verifying until the rollback window closes, then active (settle); a rollback inside the window ends it', async () => {
+  let t = 0;
+  const shared = { name: 'deep_emotion', version: 'v1' };
+  const s = new SwitchableClassifier(fake('v1', 48), shared, { windowMs: 1000, now: () => t });
+  const states: string[] = [];
+  s.onState = (st) => states.push(`${st.status} ${st.version} since ${st.since}`);
+  assert.equal(s.state.status, 'active');
+  assert.equal(s.settle(), false, 'nothing to settle before a switch');
+  void s.switchTo(fake('v2', 48));
+  t = 100;
+  void s.inputSize;
+  t = 1099;
+  assert.equal(s.settle(), false, 'still inside the window');
+  t = 1100;
+  assert.equal(s.settle(), true);
+  assert.deepEqual(s.state, { version: 'v2', previous: 'v1', status: 'active', since: 1100 });
+  assert.equal(s.hasPrevious, true, 'the previous model stays for model/rollback');
+  assert.deepEqual(states, ['verifying v2 since 100', 'active v2 since 1100']);
+
+  // a start inside the window (the kiosk restarted on the new model): verifying until the window's end
+  const s2 = new SwitchableClassifier(fake('v2', 48), { ...shared }, { windowMs: 1000, now: () => t });
+  s2.markVerifying(1500, 'v1');
+  assert.deepEqual(s2.state, { version: 'v2', previous: 'v1', status: 'verifying', since: 1100, until: 1500 });
+  t = 1500;
+  assert.equal(s2.settle(), true);
+  assert.equal(s2.state.status, 'active');
 });

@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { signModel } from '../../src/fleet/signing.js';
+import { sha256Hex, signModel } from '../../src/fleet/signing.js';
+import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 import { modelUpdateRequest } from '../../src/fleet/model-update.js';
 import { Collector } from '../mqtt/helpers/collector.js';
 import { Mosquitto, tempDir, waitFor } from '../mqtt/helpers/mosquitto.js';
@@ -31,6 +32,7 @@ const oldVersion = (JSON.parse(readFileSync(MODEL.replace(/\.onnx$/, '.json'), '
 function newModel(): string {
   const onnx = path.join(dir, 'deep_emotion.int8.onnx');
   copyFileSync(MODEL, onnx);
+  copyFileSync(MODEL.replace(/\.onnx$/, '.reference.json'), path.join(dir, 'deep_emotion.int8.reference.json'));
   const manifest = JSON.parse(readFileSync(MODEL.replace(/\.onnx$/, '.json'), 'utf8')) as Record<string, unknown>;
   manifest.version = 'v2-test';
   const text = JSON.stringify(manifest, null, 2);
@@ -89,25 +91,41 @@ test('refused updates keep the old model; a signed one switches between frames w
     const good = modelUpdateRequest(newModel());
     const flipped = Buffer.from(good.model, 'base64');
     flipped[3000] = flipped[3000]! ^ 1;
+    const forged = JSON.parse(good.signature) as { signature: string };
+    forged.signature = Buffer.from(forged.signature, 'base64').reverse().toString('base64');
+    const truncated = Buffer.from(good.model, 'base64').subarray(0, good.size - 1000);
+    // a signed network that disagrees with the expected predictions (the untrained one with this model's reference faces)
+    const untrained = readFileSync(await makeUntrainedModel(tempDir('mk-untrained')));
+    const untrainedManifest = good.manifest.replace('v2-test', 'v2-untrained');
     const refusals: [Record<string, unknown>, RegExp][] = [
       [{ ...good, signature: '{}' }, /unsigned/],
-      [{ ...good, model: flipped.toString('base64'), sha256: (await import('../../src/fleet/signing.js')).sha256Hex(flipped) }, /wrong sha256/],
+      [{ ...good, signature: JSON.stringify(forged) }, /bad signature/],
+      [{ ...good, model: truncated.toString('base64'), size: truncated.length, sha256: sha256Hex(truncated) }, /truncated/],
+      [{ ...good, model: flipped.toString('base64'), sha256: sha256Hex(flipped) }, /wrong sha256/],
       [{ ...good, manifest: good.manifest.replace('v2-test', 'v2-evil') }, /manifest does not match/],
+      [
+        { ...good, manifest: untrainedManifest, model: untrained.toString('base64'), size: untrained.length, sha256: sha256Hex(untrained), signature: JSON.stringify(signModel(untrained, untrainedManifest, privateKey)) },
+        /fails the reference faces: top-1 agreement \d+\.\d% \(\d+\/48\) with the expected predictions, below 99\.0%/,
+      ],
     ];
     for (const [params, want] of refusals) {
       const r = await ask('model/update', params);
       assert.equal(r.status, 'error');
       assert.match(String(r.error), want);
+      t.diagnostic(String(r.error).slice(0, 200));
     }
+    assert.equal(modelState()!.version, oldVersion, 'the retained state still on the old model');
     const h = await ask('health_check');
     assert.equal((h.data as { model: { version: string } }).model.version, oldVersion, 'the old model still serving');
 
     const before = events().length;
     const r = await ask('model/update', { ...good });
     assert.equal(r.status, 'ok', JSON.stringify(r));
-    assert.equal((r.data as { status: string }).status, 'active');
+    assert.equal((r.data as { status: string }).status, 'verifying', 'switched, on probation inside the rollback window');
+    assert.deepEqual((r.data as { reference: { faces: number; agree: number } }).reference, { ...(r.data as { reference: object }).reference, faces: 48, agree: 48 });
     await waitFor(() => modelState()?.version === 'v2-test', 10_000, 'the retained state on v2');
     assert.equal(modelState()!.previous, oldVersion);
+    assert.equal(modelState()!.status, 'verifying');
     await waitFor(() => events().slice(before).some((e) => e.model.version === 'v2-test'), 120_000, 'an event from the new model');
     const all = events();
     // at least once: duplicates possible, gaps not
@@ -136,6 +154,8 @@ test('refused updates keep the old model; a signed one switches between frames w
   try {
     await waitFor(() => modelState(), 120_000, 'the restarted kiosk\'s model state');
     assert.equal(modelState()!.version, 'v2-test', 'the switched-to model is kept over a restart');
+    assert.equal(modelState()!.status, 'verifying', 'still inside its rollback window');
+    assert.equal(modelState()!.previous, oldVersion);
     // it dies without a clean stop (as a crash would) within the rollback window ...
     k.proc.kill('SIGKILL');
     await k.exited;
