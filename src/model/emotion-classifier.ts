@@ -103,7 +103,7 @@ export class EmotionClassifier {
     if (raw.length !== batch * classes) {
       throw new ModelError(`model output has ${raw.length} values for ${batch} faces; expected ${classes} per face (manifest labels)`);
     }
-    const probs = faceProbabilities(raw, manifest.output.kind, crops.length, viewCount(views), classes);
+    const probs = faceProbabilities(raw, manifest.output.kind, crops.length, viewCount(views), classes, manifest.temperature ?? 1);
     const rows: Float32Array[] = [];
     for (let i = 0; i < crops.length; i++) rows.push(probs.slice(i * classes, (i + 1) * classes));
     return rows;

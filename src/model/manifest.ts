@@ -40,6 +40,12 @@ export const manifestSchema = z
      * network trained with random scale changes is most accurate near the middle of their range.
      */
     cropZooms: z.array(z.number().min(1).max(2)).min(1).max(4).default([1]),
+    /**
+     * Softmax temperature fitted on the validation split (scripts/calibrate-temperature.ts: minimum NLL of the
+     * views' averaged probabilities), so a face's confidence means what it says: each view's probabilities are
+     * softmax(logits / temperature). Absent: 1 (the network's own confidences).
+     */
+    temperature: z.number().positive().finite().optional(),
     quantization: z
       .object({
         format: z.enum(['QDQ', 'QOperator']),

@@ -85,6 +85,31 @@ test('crop zooms: the classifier sees each face enlarged around its centre, view
   await zoomed.close();
 });
 
+test('temperature: the manifest\'s temperature divides the logits before softmax; none = 1 (older manifests)', async () => {
+  const plain = await EmotionClassifier.load(model);
+  const one = await EmotionClassifier.load(variant('t1', (m) => (m.temperature = 1)));
+  const hot = await EmotionClassifier.load(variant('t2', (m) => (m.temperature = 2)));
+  const [p, p1, p2] = [await plain.classifyRaw(faces), await one.classifyRaw(faces), await hot.classifyRaw(faces)];
+  assert.equal(plain.manifest.temperature, undefined, 'the untrained manifest carries no temperature');
+  for (let i = 0; i < faces.length; i++) {
+    // softmax(z / 2) = p^(1/2) / sum p^(1/2) for p = softmax(z)
+    const root = Array.from(p[i]!, (v) => Math.sqrt(v));
+    const sum = root.reduce((a, b) => a + b, 0);
+    for (let k = 0; k < 7; k++) {
+      assert.ok(Math.abs(p1[i]![k]! - p[i]![k]!) < 1e-6, 'temperature 1 changes nothing');
+      assert.ok(Math.abs(p2[i]![k]! - root[k]! / sum) < 1e-5, `face ${i} class ${k}: ${p2[i]![k]} vs ${root[k]! / sum}`);
+    }
+  }
+  // with test-time views: each view tempered, then averaged (what calibrate-temperature fits)
+  const both = await EmotionClassifier.load(variant('t2-flip', (m) => ((m.temperature = 2), (m.testTimeFlip = true))));
+  const mirrored = faces.map((f) => Uint8Array.from({ length: 48 * 48 }, (_, j) => f[Math.floor(j / 48) * 48 + 47 - (j % 48)]!));
+  const [a, b, avg] = [p2, await hot.classifyRaw(mirrored), await both.classifyRaw(faces)];
+  for (let i = 0; i < faces.length; i++) for (let k = 0; k < 7; k++) assert.ok(Math.abs((a[i]![k]! + b[i]![k]!) / 2 - avg[i]![k]!) < 1e-5);
+  for (const c of [plain, one, hot, both]) await c.close();
+  await assert.rejects(EmotionClassifier.load(variant('t0', (m) => (m.temperature = 0))), /manifest .* is invalid: temperature/);
+  await assert.rejects(EmotionClassifier.load(variant('tneg', (m) => (m.temperature = -1))), /manifest .* is invalid: temperature/);
+});
+
 test('missing, empty or corrupt model files and bad manifests are clear errors', async () => {
   await assert.rejects(EmotionClassifier.load(path.join(tmp, 'none.onnx')), (e: unknown) => e instanceof ModelError && /not found/.test(e.message));
   await assert.rejects(EmotionClassifier.load(variant('empty', () => {}, Buffer.alloc(0))), /is empty/);
