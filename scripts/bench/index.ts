@@ -4,10 +4,12 @@
  *   npm run bench                 all areas
  *   npm run bench -- pipeline mqtt  only these
  *   npm run bench -- soak [--minutes 10] [--fast]   the soak (never part of "all": it runs for minutes)
+ *   npm run bench -- views [--model m.int8.onnx] [--out f.json]   per-face cost of each test-time view set (issue 13)
  */
 const areas: Record<string, () => Promise<void>> = {
   pipeline: async () => (await import('./pipeline.js')).benchPipeline(),
   model: async () => (await import('./model.js')).benchModel(),
+  views: async () => (await import('./views.js')).benchViews(process.argv.slice(2)),
   training: async () => (await import('./training.js')).benchTraining(),
   mqtt: async () => (await import('./mqtt.js')).benchMqtt(),
   soak: async () => (await import('./soak.js')).benchSoak(process.argv.slice(2)),
@@ -15,7 +17,7 @@ const areas: Record<string, () => Promise<void>> = {
 /** Areas only run when named. */
 const onDemand = new Set(['soak']);
 /** Options that take a value (`--minutes 30`): the value is not an area name. */
-const valued = new Set(['--minutes', '--clip', '--restart-every', '--sample-every']);
+const valued = new Set(['--minutes', '--clip', '--restart-every', '--sample-every', '--model', '--out']);
 
 const argv = process.argv.slice(2);
 const wanted = argv.filter((a, i) => !a.startsWith('-') && !valued.has(argv[i - 1] ?? ''));
