@@ -97,7 +97,12 @@ async function startAndRun(life: Lifecycle, config: KioskConfig, o: KioskRunOpti
   const source = await life.start(
     'camera',
     async () => {
-      const s = new ResilientFrameSource(() => createFrameSource(config.source, config.camera, logger.child('camera')), config.camera.retry, logger.child('camera'));
+      // prefetch: the next frame is read (decoded) while this one is detected and classified (issue 14: use the cores)
+      const s = new ResilientFrameSource(
+        () => createFrameSource(config.source, config.camera, logger.child('camera'), { prefetch: true }),
+        config.camera.retry,
+        logger.child('camera'),
+      );
       try {
         await s.open();
       } catch (err) {

@@ -13,12 +13,27 @@ import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, IMAGES_HINT, STREAM_HINT, descr
 import { OpenCvFrameSource } from './opencv-source.js';
 import { RaspistillFrameSource } from './raspistill-source.js';
 import { RpicamFrameSource } from './rpicam-source.js';
-import { parseSourceSpec, type PathKind } from './source-spec.js';
+import { PrefetchingFrameSource } from './prefetch-source.js';
+import { parseSourceSpec, type PathKind, type SourceSpec } from './source-spec.js';
 import { SourceError, type FrameSource } from './types.js';
 
-export function createFrameSource(spec: string, camera: KioskConfig['camera'], logger: Logger): FrameSource {
+export interface CreateSourceOptions {
+  /**
+   * Read the next frame while the caller works on this one (PrefetchingFrameSource): for the sources read with OpenCV
+   * (cameras, files, image sequences, streams, pipelines), whose reads would otherwise take turns with detection. The
+   * Raspberry Pi camera sources already read in the background (a child process into LatestFrames).
+   */
+  prefetch?: boolean;
+}
+
+export function createFrameSource(spec: string, camera: KioskConfig['camera'], logger: Logger, options: CreateSourceOptions = {}): FrameSource {
   const parsed = parseSourceSpec(spec, statPath);
-  const log = logger.child('capture');
+  const source = openSource(parsed, camera, logger.child('capture'));
+  if (!options.prefetch || !(source instanceof OpenCvFrameSource)) return source;
+  return new PrefetchingFrameSource(source, { live: parsed.kind !== 'file' && parsed.kind !== 'images' });
+}
+
+function openSource(parsed: SourceSpec, camera: KioskConfig['camera'], log: Logger): FrameSource {
   switch (parsed.kind) {
     case 'camera':
       return new OpenCvFrameSource({
