@@ -478,8 +478,17 @@ export class Outbox {
     }
   }
 
+  /**
+   * Lets go of acknowledged records (their payloads are the outbox's memory): all of them once nothing is pending (the
+   * steady state), else once they are at least 64 and as many as the records still pending (amortised O(1) per ack).
+   * Waiting for 1,024 of them, as before, kept a device's last 1,023 events in memory for hours (the soak's V8 heap
+   * growth with MQTT on).
+   */
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= this.pending.length) {
       this.pending = this.pending.slice(this.head);
       this.head = 0;
     }
