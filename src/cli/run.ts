@@ -29,7 +29,8 @@ export interface RunFlags {
 function flagsToConfig(f: RunFlags): Record<string, string | number | boolean | undefined> {
   return {
     source: f.source,
-    'display.enabled': f.headless ? false : undefined,
+    // --fullscreen asks for the window, also over a config that turns it off (the device's: display.enabled false).
+    'display.enabled': f.headless ? false : f.fullscreen ? true : undefined,
     'display.fullscreen': f.fullscreen,
     'model.path': f.model,
     'detection.cascade': f.cascade,
@@ -59,7 +60,7 @@ export function registerRunCommand(program: Command): void {
     .option('-c, --config <file>', 'config file, YAML or JSON (default: $EMOTION_KIOSK_CONFIG)')
     .option('-s, --source <spec>', 'camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, rpicam or raspistill')
     .option('--headless', 'no display window')
-    .option('--fullscreen', 'display window full screen')
+    .option('--fullscreen', 'the display window, full screen (also when the config has display.enabled: false)')
     .option('--max-frames <n>', 'stop after n frames', (v) => parsePositiveInt(v, '--max-frames'))
     .option('--summary-json <file>', 'write the run summary (frames, faces, events, fps, latencies) as JSON')
     .option('--model <file.onnx>', 'ONNX model with its manifest (default: models/deep_emotion.int8.onnx)')

@@ -5,7 +5,8 @@
 import { cv, type Mat } from '../vision/opencv.js';
 import type { Logger } from '../util/logger.js';
 import { checkDisplay } from './display-check.js';
-import { probeScreen } from './screen.js';
+import { letterbox, type Letterbox } from './letterbox.js';
+import { probeScreen, type ScreenInfo } from './screen.js';
 
 export class DisplayUnavailableError extends Error {
   constructor(message: string) {
@@ -38,6 +39,10 @@ export class KioskWindow {
   private readonly fullscreen: boolean;
   private readonly display: string;
   private readonly logger: Logger | undefined;
+  /** Full screen only: the screen as x11-utils saw it when the window opened. */
+  private readonly screen: ScreenInfo | undefined;
+  /** The black canvas of the screen's shape that frames are centred on (full screen), reused frame after frame. */
+  private canvas: { mat: Mat; box: Letterbox; frame: { width: number; height: number } } | undefined;
 
   constructor({ windowName, fullscreen, logger }: KioskWindowOptions) {
     const check = checkDisplay();
@@ -46,6 +51,7 @@ export class KioskWindow {
     this.fullscreen = fullscreen;
     this.display = check.display;
     this.logger = logger;
+    this.screen = fullscreen ? probeScreen(process.env.DISPLAY ?? check.display) : undefined;
     // WINDOW_NORMAL lets the window be resized/full-screened; GUI_NORMAL hides Qt's toolbar and status bar.
     const flags = (fullscreen ? cv.WINDOW_NORMAL : cv.WINDOW_AUTOSIZE) | cv.WINDOW_GUI_NORMAL | cv.WINDOW_KEEPRATIO;
     try {
@@ -59,7 +65,7 @@ export class KioskWindow {
   /** Shows a BGR frame and polls the keyboard for 1 ms. 'quit' on q/Esc or when the operator closed the window. */
   show(mat: Mat): WindowAction {
     if (this.closed) return 'quit';
-    cv.imshow(this.windowName, mat);
+    cv.imshow(this.windowName, this.fitScreen(mat));
     const action = keyAction(cv.waitKey(1));
     if (action === 'quit') return 'quit';
     if (this.shown && cv.getWindowProperty(this.windowName, cv.WND_PROP_VISIBLE) < 1) return 'quit';
@@ -68,9 +74,27 @@ export class KioskWindow {
     return 'continue';
   }
 
+  /**
+   * Full screen: the frame centred on black bars to the screen's shape (src/display/letterbox.ts says why). The
+   * frame is copied into a canvas kept from the previous frame; a new one only when the frame size changes.
+   */
+  private fitScreen(mat: Mat): Mat {
+    const size = this.screen?.size;
+    if (!size) return mat;
+    const frame = { width: mat.cols, height: mat.rows };
+    if (!this.canvas || this.canvas.frame.width !== frame.width || this.canvas.frame.height !== frame.height) {
+      const box = letterbox(frame, size);
+      if (!box) return mat;
+      this.canvas = { mat: new cv.Mat(box.canvas.height, box.canvas.width, cv.CV_8UC3, [0, 0, 0]), box, frame };
+    }
+    const { mat: canvas, box } = this.canvas;
+    mat.copyTo(canvas.getRegion(new cv.Rect(box.x, box.y, frame.width, frame.height)));
+    return canvas;
+  }
+
   /** Without a window manager the full-screen request is ignored: size the window to the screen ourselves. */
   private fillScreenWithoutWindowManager(): void {
-    const screen = probeScreen(process.env.DISPLAY ?? this.display);
+    const screen = this.screen ?? probeScreen(process.env.DISPLAY ?? this.display);
     if (screen.windowManager === true) return;
     if (!screen.size) {
       this.logger?.warn(

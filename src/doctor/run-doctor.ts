@@ -17,6 +17,7 @@ import { checkBroker, probeBroker } from './broker.js';
 import { checkCameraLive, checkCameraStatic, gatherCameraFacts } from './camera.js';
 import { checkDisk, gatherDiskFacts } from './disk.js';
 import { checkIdentity, probeDuplicateClient, type DuplicateProbe } from './identity.js';
+import { checkKioskMode, gatherKioskFacts, type KioskFacts } from './kiosk-mode.js';
 import { checkCascade, checkModelLoad, type ModelLoad } from './model.js';
 import { checkOpenCvBuild } from './opencv.js';
 import { fail, ok, skip, summarize, warn, type CheckResult, type DoctorReport } from './result.js';
@@ -40,6 +41,8 @@ export interface DoctorOptions {
   identityFacts?: IdentityFacts;
   /** How long to watch the broker for another client with this device's id (default 3 s). */
   identityWatchMs?: number;
+  /** The kiosk mode setup.sh set and what it needs (default: setup.conf beside the config, cage and Xwayland on PATH). */
+  kioskFacts?: KioskFacts;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
@@ -216,6 +219,9 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
       checks.push(fail('disk', `cannot inspect the data dir ${config.dataDir}: ${errorText(err)}`, 'set dataDir in the config to a writable directory'));
     }
   }
+
+  // The kiosk mode (setup.sh --kiosk) and, for the camera view on the screen, its compositor.
+  checks.push(checkKioskMode(opts.kioskFacts ?? (await gatherKioskFacts(opts.configFile ?? env[CONFIG_FILE_ENV], env))));
 
   return summarize(checks);
 }

@@ -53,7 +53,7 @@ test('emotion-kiosk doctor --json prints machine-readable results', () => {
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout) as { ok: boolean; checks: { id: string; status: string }[] };
   assert.equal(json.ok, true);
-  assert.deepEqual(json.checks.map((c) => c.id), ['platform', 'node', 'clock', 'config', 'opencv', 'cascade', 'model', 'camera', 'camera-read', 'broker', 'identity', 'disk']);
+  assert.deepEqual(json.checks.map((c) => c.id), ['platform', 'node', 'clock', 'config', 'opencv', 'cascade', 'model', 'camera', 'camera-read', 'broker', 'identity', 'disk', 'kiosk']);
 });
 
 test('a broken set-up: exit 1 and a fix under every FAIL', async () => {
