@@ -26,6 +26,8 @@ readonly OPENCV_PACKAGES=(libopencv-core-dev libopencv-imgproc-dev libopencv-img
   libopencv-highgui-dev libopencv-objdetect-dev libopencv-calib3d-dev libopencv-dnn-dev libopencv-features2d-dev
   libopencv-photo-dev libopencv-video-dev libopencv-ml-dev libopencv-contrib-dev)
 readonly BUILD_PACKAGES=(build-essential python3 ca-certificates)
+# --kiosk display: the compositor and what the kiosk window needs in it.
+readonly DISPLAY_PACKAGES=(cage xwayland x11-utils)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
@@ -59,8 +61,11 @@ Install or update:
   --model-key FILE     the fleet's Ed25519 public key (emotion-kiosk fleet keygen): installed as
                        $CONF_DIR/model-key.pub; remote model updates must be signed by its private key
   --with-mosquitto     also install and enable a local mosquitto broker (and use it for a new config)
-  --kiosk MODE         headless (default) | dashboard (the kiosk shows its terminal dashboard on the attached
-                       screen, tty1, instead of a login prompt); remembered for later runs
+  --kiosk MODE         what the attached screen shows; remembered for later runs:
+                       headless (default): nothing (a login prompt)
+                       dashboard: the kiosk's terminal dashboard on tty1
+                       display: the camera view full screen (faces boxed with emotion and confidence, fps), no
+                       desktop: the kiosk inside cage, a Wayland kiosk compositor (installs cage, xwayland)
   --no-start           install and enable, but do not (re)start the service
   --platform NAME      pi | jetson | generic: skip detection (for testing on another machine)
 Other modes:
@@ -116,7 +121,7 @@ parse_args() {
       --config-seed) SEED=${2:?--config-seed needs a file}; shift ;;
       --model-key) MODEL_KEY=${2:?--model-key needs the public key file of emotion-kiosk fleet keygen}; shift ;;
       --with-mosquitto) WITH_MOSQUITTO=1 ;;
-      --kiosk) KIOSK=${2:?--kiosk needs headless or dashboard}; shift ;;
+      --kiosk) KIOSK=${2:?--kiosk needs headless, dashboard or display}; shift ;;
       --no-start) START=0 ;;
       --platform) PLATFORM_OVERRIDE=${2:?--platform needs pi, jetson or generic}; shift ;;
       --dry-run) DRY_RUN=1 ;;
@@ -128,7 +133,7 @@ parse_args() {
     esac
     shift
   done
-  case $KIOSK in "" | headless | dashboard) ;; *) die "--kiosk must be headless or dashboard, not '$KIOSK'" ;; esac
+  case $KIOSK in "" | headless | dashboard | display) ;; *) die "--kiosk must be headless, dashboard or display, not '$KIOSK'" ;; esac
   if [[ -n $BROKER && ! $BROKER =~ ^(embedded|none|mqtts?://.+|wss?://.+)$ ]]; then
     die "--broker '$BROKER' is not mqtt://host:port, mqtts://host:port, embedded or none"
   fi
@@ -229,6 +234,15 @@ install_packages() {
     fi
   fi
   if ((WITH_MOSQUITTO)); then wanted+=(mosquitto); fi
+  if [[ $KIOSK == display ]]; then
+    # cage: the kiosk compositor; xwayland: the OpenCV window (Qt or GTK) reaches it through X; x11-utils: the
+    # kiosk reads the screen size with xdpyinfo to fill it.
+    for p in "${DISPLAY_PACKAGES[@]}"; do
+      pkg_installed "$p" || candidate_available "$p" ||
+        die "--kiosk display needs the package $p, which this OS's apt sources do not have (Debian 12+, Raspberry Pi OS Bookworm+ and Ubuntu 22.04+ universe do): add them, or use --kiosk dashboard"
+    done
+    wanted+=("${DISPLAY_PACKAGES[@]}")
+  fi
   for p in "${wanted[@]}"; do pkg_installed "$p" || missing+=("$p"); done
   if ((${#missing[@]} == 0)); then
     ok "all ${#wanted[@]} packages installed"
@@ -294,14 +308,17 @@ ensure_user() {
     run useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell /usr/sbin/nologin \
       --comment "emotion-kiosk service" "$SVC_USER"
   fi
-  local g groups=(video)
-  getent group render >/dev/null && groups+=(render)
+  local g why groups=(video)
+  # --kiosk display: the unit's drop-in names render (DRM render nodes) and input (keyboard, touch screen); systemd
+  # refuses to start a unit whose SupplementaryGroups= do not exist.
+  if [[ $KIOSK == display ]]; then groups+=(render input); elif getent group render >/dev/null; then groups+=(render); fi
   for g in "${groups[@]}"; do
+    case $g in video) why="camera and screen access" ;; render) why="GPU render nodes" ;; input) why="keyboard and touch screen" ;; esac
     getent group "$g" >/dev/null || { change "create group $g"; run groupadd --system "$g"; }
     if id -nG "$SVC_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$g"; then
       ok "$SVC_USER is in group $g"
     else
-      change "add $SVC_USER to group $g (camera access)"
+      change "add $SVC_USER to group $g ($why)"
       run usermod -aG "$g" "$SVC_USER"
     fi
   done
@@ -433,7 +450,7 @@ load_choices() {
   if [[ -r $f ]]; then
     while IFS='=' read -r key value; do
       case $key in
-        kiosk) [[ -z $KIOSK && $value =~ ^(headless|dashboard)$ ]] && KIOSK=$value ;;
+        kiosk) [[ -z $KIOSK && $value =~ ^(headless|dashboard|display)$ ]] && KIOSK=$value ;;
         with_mosquitto) [[ -z $WITH_MOSQUITTO && $value =~ ^[01]$ ]] && WITH_MOSQUITTO=$value ;;
       esac
     done <"$f"
@@ -641,6 +658,20 @@ remove_file() {
 
 systemd_version() { systemctl --version 2>/dev/null | awk 'NR==1 {print $2+0}'; }
 
+# --kiosk display on a machine with a desktop (a Jetson's Ubuntu, Raspberry Pi OS with desktop): its display manager
+# would hold the screen that cage needs. Boot to the console instead; the kiosk takes tty1.
+screen_without_desktop() {
+  local target
+  target=$(systemctl get-default 2>/dev/null || true)
+  if [[ $target == graphical.target ]] && systemctl cat display-manager.service >/dev/null 2>&1; then
+    change "boot without the desktop: default target multi-user.target (the display manager would hold the screen; back: systemctl set-default graphical.target)"
+    run systemctl set-default multi-user.target
+    REBOOT_NEEDED=1
+  else
+    ok "no desktop at boot (default target ${target:-unknown})"
+  fi
+}
+
 install_units() {
   step "systemd service"
   local src=$PREFIX/current/device
@@ -667,11 +698,16 @@ EOF
   else
     remove_file "$dropins/20-jetson.conf"
   fi
-  if [[ $KIOSK == dashboard ]]; then
-    install_file "$src/emotion-kiosk-dashboard.conf" "$dropins/30-dashboard.conf" 0644
-  else
-    remove_file "$dropins/30-dashboard.conf"
-  fi
+  # The attached screen: one drop-in per screen mode (the terminal dashboard on tty1, or the camera view in cage).
+  local mode
+  for mode in dashboard display; do
+    if [[ $KIOSK == "$mode" ]]; then
+      install_file "$src/emotion-kiosk-$mode.conf" "$dropins/30-$mode.conf" 0644
+    else
+      remove_file "$dropins/30-$mode.conf"
+    fi
+  done
+  if [[ $KIOSK == display ]]; then screen_without_desktop; fi
   if ((UNIT_CHANGED)); then
     if systemd_running; then run systemctl daemon-reload; else note "systemd is not running here (chroot/container): no daemon-reload"; fi
   fi
@@ -737,7 +773,7 @@ summary() {
   else
     say "Done: $CHANGES change(s) made."
   fi
-  if ((REBOOT_NEEDED)); then say "Reboot to apply the boot config change: sudo reboot"; fi
+  if ((REBOOT_NEEDED)); then say "Reboot to apply the boot changes: sudo reboot"; fi
 }
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ runtime_pkgs=(
   libopencv-video-dev libopencv-ml-dev libopencv-contrib-dev
   opencv-data opencv-doc
 )
-test_pkgs=(xz-utils mosquitto mosquitto-clients xvfb xauth x11-apps x11-utils xdotool imagemagick gstreamer1.0-tools gstreamer1.0-plugins-base tmux shellcheck mtools dosfstools fdisk openssl systemd debootstrap qemu-user-static fusefat)
+test_pkgs=(xz-utils mosquitto mosquitto-clients xvfb xauth x11-apps x11-utils xdotool cage xwayland grim imagemagick gstreamer1.0-tools gstreamer1.0-plugins-base tmux shellcheck mtools dosfstools fdisk openssl systemd debootstrap qemu-user-static fusefat)
 
 wanted=("${runtime_pkgs[@]}")
 [ "$with_tests" = 1 ] && wanted+=("${test_pkgs[@]}")

@@ -32,7 +32,7 @@ test('device/ has the scripts and units the provisioning needs', () => {
   const rel = (f: string) => path.relative(deviceDir, f);
   assert.deepEqual(scripts.map(rel).sort(), ['firstboot/firstboot.sh', 'firstboot/firstrun.sh', 'flash.sh', 'setup.sh']);
   assert.deepEqual(units.map(rel).sort(), ['emotion-kiosk.service', 'firstboot/emotion-kiosk-firstboot.service']);
-  assert.deepEqual(dropIns.map(rel), ['emotion-kiosk-dashboard.conf']);
+  assert.deepEqual(dropIns.map(rel).sort(), ['emotion-kiosk-dashboard.conf', 'emotion-kiosk-display.conf']);
   for (const s of scripts) assert.ok((readFileSync(s, 'utf8').startsWith('#!')), `${rel(s)} has a shebang`);
 });
 
@@ -48,15 +48,16 @@ test('shellcheck passes on every script (and fails on a bad one)', () => {
 
 /**
  * systemd-analyze verify also checks that ExecStart= programs exist: the units name the installed paths
- * (/usr/local/bin/emotion-kiosk, /usr/local/sbin/emotion-kiosk-firstboot), so the copies verified here point
- * them at a stand-in executable. Everything else (keys, values, dependencies) is verified as written.
+ * (/usr/local/bin/emotion-kiosk, /usr/local/sbin/emotion-kiosk-firstboot, and cage, which a build machine need not
+ * have), so the copies verified here point them at a stand-in executable. Everything else (keys, values,
+ * dependencies) is verified as written.
  */
 function verify(unitText: string, name: string): { code: number | null; out: string } {
   const stand = path.join(tmp, 'stand-in');
   writeFileSync(stand, '#!/bin/sh\nexit 0\n');
   chmodSync(stand, 0o755);
   const file = path.join(tmp, name);
-  writeFileSync(file, unitText.replaceAll('/usr/local/bin/emotion-kiosk', stand).replaceAll('/usr/local/sbin/emotion-kiosk-firstboot', stand));
+  writeFileSync(file, unitText.replaceAll('/usr/local/bin/emotion-kiosk', stand).replaceAll('/usr/local/sbin/emotion-kiosk-firstboot', stand).replaceAll('/usr/bin/cage', stand));
   return run('systemd-analyze', ['verify', '--man=no', file]);
 }
 
@@ -99,4 +100,29 @@ test('the kiosk unit is hardened: only its data dir writable, camera devices onl
   console.log(`systemd-analyze security --offline=yes emotion-kiosk.service: exposure ${exposure} ${level?.[2]}`);
   assert.ok(exposure <= 2, `systemd-analyze security: exposure ${exposure} (want <= 2, "OK" or better):\n${security.out}`);
   assert.equal(security.code, 0, security.out);
+});
+
+test('the display drop-in: cage on tty1 with its logind session, the watchdog handed to the kiosk, restarted whatever ended it', () => {
+  const unit = readFileSync(path.join(deviceDir, 'emotion-kiosk.service'), 'utf8');
+  const dropIn = readFileSync(path.join(deviceDir, 'emotion-kiosk-display.conf'), 'utf8');
+  const has = (line: string) => assert.match(dropIn, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
+  for (const line of [
+    'ExecStart=',
+    // cage's client is the kiosk; WATCHDOG_PID (cage's PID) removed so the kiosk pings; its own runtime dir.
+    'ExecStart=/usr/bin/env XDG_RUNTIME_DIR=%t/emotion-kiosk /usr/bin/cage -d -- /usr/bin/env -u WATCHDOG_PID /usr/local/bin/emotion-kiosk run --config /etc/emotion-kiosk/config.yaml --fullscreen',
+    'PAMName=login', 'TTYPath=/dev/tty1', 'Conflicts=getty@tty1.service', 'RuntimeDirectory=emotion-kiosk', 'RuntimeDirectoryMode=0700',
+    'SupplementaryGroups=render input', 'DeviceAllow=char-drm rw', 'DeviceAllow=char-input rw', 'DeviceAllow=/dev/tty1 rw',
+    // cage exits 0 when its client is killed (measured, cage 0.1.4): on-failure would leave the screen dark.
+    'Restart=always',
+  ]) has(line);
+  // The main unit's hardening stays: the drop-in adds devices and a session, it turns nothing off.
+  for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'DevicePolicy', 'User', 'Type', 'NotifyAccess', 'WatchdogSec', 'SystemCallFilter']) {
+    assert.doesNotMatch(dropIn, new RegExp(`^${key}=`, 'm'), `${key} is the main unit's`);
+  }
+  assert.match(unit, /^NotifyAccess=all$/m, "the kiosk, cage's child, is not the main process: its READY/WATCHDOG need NotifyAccess=all");
+  verify(`${unit}\n${dropIn}`, 'emotion-kiosk.service');
+  const security = run('systemd-analyze', ['security', '--offline=yes', '--threshold=100', path.join(tmp, 'emotion-kiosk.service')]);
+  const level = /Overall exposure level for emotion-kiosk\.service: ([\d.]+) (\w+)/.exec(security.out);
+  console.log(`systemd-analyze security --offline=yes emotion-kiosk.service with 30-display.conf: exposure ${level?.[1]} ${level?.[2]}`);
+  assert.ok(Number(level?.[1]) <= 2.5, `exposure with the display drop-in: ${level?.[1]}:\n${security.out}`);
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -36,7 +36,7 @@ test('--help explains the options', () => {
 });
 
 test('bad options are refused before anything happens', () => {
-  assert.match(run(['--kiosk', 'fullscreen']).stderr, /--kiosk must be headless or dashboard/);
+  assert.match(run(['--kiosk', 'fullscreen']).stderr, /--kiosk must be headless, dashboard or display, not 'fullscreen'/);
   assert.match(run(['--broker', 'tcp://x']).stderr, /--broker 'tcp:\/\/x' is not mqtt:\/\/host:port/);
   assert.match(run(['--purge']).stderr, /--purge only goes with --uninstall/);
   assert.match(run(['--config-seed', '/nonexistent/seed.yaml']).stderr, /no such readable file/);
@@ -76,4 +76,70 @@ test('--dry-run prints the whole plan and changes nothing', () => {
   for (const p of ['/opt/emotion-kiosk', '/etc/systemd/system/emotion-kiosk.service', '/usr/local/bin/emotion-kiosk', '/etc/emotion-kiosk']) {
     assert.ok(!existsSync(p), `${p} was not created`);
   }
+});
+
+test('--dry-run --kiosk display: the display drop-in, the groups it names, and the choice remembered', () => {
+  const r = run(['--dry-run', '--source', app, '--platform', 'generic', '--kiosk', 'display']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /would {3}install \/etc\/systemd\/system\/emotion-kiosk\.service\.d\/30-display\.conf/);
+  assert.doesNotMatch(r.stdout, /30-dashboard\.conf/, 'no dashboard drop-in to remove: none is installed');
+  assert.match(r.stdout, /would {3}remember kiosk=display with_mosquitto=0 in \/etc\/emotion-kiosk\/setup\.conf/);
+  if (!/^emotion-kiosk:/m.test(spawnSync('getent', ['passwd', 'emotion-kiosk'], { encoding: 'utf8' }).stdout)) {
+    for (const g of ['video', 'render', 'input']) assert.match(r.stdout, new RegExp(`would {3}add emotion-kiosk to group ${g} `), g);
+  }
+  assert.ok(!existsSync('/etc/systemd/system/emotion-kiosk.service.d'), 'nothing was installed');
+});
+
+/** Runs setup.sh's own functions (sourced) with the directories pointed into this test's temp dir. */
+function sourced(lines: string[], vars: Record<string, string>) {
+  const script = ['set -Eeuo pipefail', 'source "$1" --help', ...Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`), ...lines].join('\n');
+  const r = spawnSync('bash', ['-c', script, 'setup', setup], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+test('the kiosk mode is remembered: a later run without --kiosk keeps display', () => {
+  const conf = path.join(tmp, 'remember');
+  mkdirSync(conf, { recursive: true });
+  writeFileSync(path.join(conf, 'setup.conf'), '# emotion-kiosk setup.sh choices\nkiosk=display\nwith_mosquitto=0\n');
+  assert.match(sourced(['load_choices', 'echo "kiosk=$KIOSK"'], { CONF_DIR: conf }).out, /^kiosk=display$/m);
+  assert.match(sourced(['KIOSK=headless', 'load_choices', 'echo "kiosk=$KIOSK"'], { CONF_DIR: conf }).out, /^kiosk=headless$/m, '--kiosk given wins');
+});
+
+test('--kiosk display on an OS without cage in apt: refused with what to do', () => {
+  const r = sourced(['pkg_installed() { return 1; }', 'candidate_available() { [[ $1 != cage ]]; }', 'KIOSK=display', 'install_packages'], { DRY_RUN: '1', PLATFORM: 'generic' });
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /--kiosk display needs the package cage, which this OS's apt sources do not have .* or use --kiosk dashboard/);
+  const ok = sourced(['pkg_installed() { [[ $1 != cage && $1 != xwayland ]]; }', 'candidate_available() { return 0; }', 'KIOSK=display', 'install_packages'], { DRY_RUN: '1', PLATFORM: 'generic' });
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /would {3}install cage xwayland$/m);
+});
+
+test('switching modes swaps the drop-ins; display on a desktop machine boots to the console instead', () => {
+  const prefix = path.join(tmp, 'units-prefix');
+  mkdirSync(prefix, { recursive: true });
+  symlinkSync(app, path.join(prefix, 'current'));
+  const unitDir = path.join(tmp, 'units');
+  const calls = path.join(tmp, 'systemctl.log');
+  // systemd is not PID 1 here: a stand-in systemctl that records what it is asked; this machine has a desktop.
+  const systemctl = `systemctl() { echo "$*" >>${JSON.stringify(calls)}; case $1 in --version) echo "systemd 252 (252.38-1)" ;; get-default) echo graphical.target ;; cat) return 0 ;; is-enabled) return 0 ;; esac; }`;
+  const mode = (kiosk: string) => sourced([systemctl, `KIOSK=${kiosk}`, 'install_units', 'echo "reboot=$REBOOT_NEEDED"'], { PREFIX: prefix, UNIT_DIR: unitDir });
+  const dropIns = () => readdirSync(path.join(unitDir, 'emotion-kiosk.service.d')).sort();
+
+  const display = mode('display');
+  assert.equal(display.code, 0, display.out);
+  assert.deepEqual(dropIns(), ['30-display.conf']);
+  assert.equal(readFileSync(path.join(unitDir, 'emotion-kiosk.service.d', '30-display.conf'), 'utf8'), readFileSync(path.join(repoRoot, 'device', 'emotion-kiosk-display.conf'), 'utf8'));
+  assert.match(display.out, /change {2}boot without the desktop: default target multi-user\.target/);
+  assert.match(display.out, /^reboot=1$/m);
+  assert.match(readFileSync(calls, 'utf8'), /^set-default multi-user\.target$/m);
+
+  const dashboard = mode('dashboard');
+  assert.equal(dashboard.code, 0, dashboard.out);
+  assert.deepEqual(dropIns(), ['30-dashboard.conf']);
+  assert.match(dashboard.out, /change {2}remove .*30-display\.conf/);
+  assert.doesNotMatch(dashboard.out, /boot without the desktop/);
+
+  const headless = mode('headless');
+  assert.equal(headless.code, 0, headless.out);
+  assert.deepEqual(dropIns(), []);
 });
