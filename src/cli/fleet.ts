@@ -7,7 +7,7 @@ import { SUMMARIES } from './summaries.js';
 import { keygenFiles, signFiles, verifyFiles } from '../fleet/signing.js';
 import { FleetClient, type RequestOutcome } from '../fleet/operator.js';
 import { modelUpdateRequest } from '../fleet/model-update.js';
-import { planRollout } from '../fleet/rollout.js';
+import { runRollout } from '../fleet/rollout.js';
 import { addBrokerOptions, brokerSettings, type BrokerFlags } from './broker-flags.js';
 
 interface FleetBrokerFlags extends BrokerFlags {
@@ -119,45 +119,20 @@ export function registerFleetCommand(program: Command): void {
     .action(async (f: FleetBrokerFlags & { model: string; devices: string; canary: string; batch: string; waitHealthy: string }) => {
       const request = modelUpdateRequest(f.model);
       const client = await FleetClient.connect(brokerSettings(f), f.topicPrefix);
-      const results = new Map<string, string>();
-      let failed = false;
       try {
         const targets = f.devices === 'all' ? await discover(client, f) : f.devices.split(',').filter(Boolean);
         if (targets.length === 0) throw new Error('no devices seen on the broker (is --topic-prefix right?)');
-        const phases = planRollout(targets, Number(f.canary), Number(f.batch));
-        const waitMs = ms(String(Number(f.waitHealthy) * 1000), '--wait-healthy');
-        for (const [i, phase] of phases.entries()) {
-          process.stdout.write(`${i === 0 ? 'canary' : `batch ${i}`}: ${phase.join(', ')}\n`);
-          const outcomes = await Promise.all(phase.map((d) => client.request(d, 'model/update', { ...request }, Math.max(ms(f.timeout, '--timeout'), 120_000))));
-          for (const o of outcomes) {
-            if ('timeout' in o) {
-              failed = true;
-              results.set(o.deviceId, 'no response to model/update');
-            } else if (o.response.status !== 'ok') {
-              failed = true;
-              results.set(o.deviceId, /^refused/.test(o.response.error) ? o.response.error : `refused: ${o.response.error}`);
-            } else results.set(o.deviceId, `${String(o.response.data.status)} ${String(o.response.data.version)}`);
-            process.stdout.write(`  ${o.deviceId}: ${results.get(o.deviceId)}\n`);
-          }
-          if (failed) break;
-          for (const d of phase) {
-            const deadline = Date.now() + waitMs;
-            let healthy = false;
-            while (!healthy && Date.now() < deadline) {
-              const h = await client.request(d, 'health_check', {}, Math.min(10_000, waitMs));
-              healthy = !('timeout' in h) && h.response.status === 'ok' && h.response.data.healthy === true;
-              if (!healthy) await new Promise((r) => setTimeout(r, 1000));
-            }
-            if (!healthy) {
-              failed = true;
-              results.set(d, `${results.get(d)}, not healthy within ${f.waitHealthy} s`);
-              process.stdout.write(`  ${d}: not healthy within ${f.waitHealthy} s: stopping the rollout\n`);
-            }
-          }
-          if (failed) break;
-        }
+        const { results, failed } = await runRollout(client, request, {
+          prefix: f.topicPrefix.replace(/^\/+|\/+$/g, ''),
+          targets,
+          canary: Number(f.canary),
+          batch: Number(f.batch),
+          waitHealthyMs: ms(String(Number(f.waitHealthy) * 1000), '--wait-healthy'),
+          updateTimeoutMs: Math.max(ms(f.timeout, '--timeout'), 120_000),
+          out: (line) => process.stdout.write(line + '\n'),
+        });
         const rows = [['device', 'result']];
-        for (const d of targets) rows.push([d, results.get(d) ?? 'skipped (the rollout stopped before it)']);
+        for (const d of targets) rows.push([d, results.get(d)!]);
         process.stdout.write('\n' + table(rows));
         if (failed) process.exitCode = 1;
       } finally {

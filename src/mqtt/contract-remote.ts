@@ -92,17 +92,30 @@ export const modelStateSchema = z
       previous: z.string().max(200).nullable(),
       status: z.enum(['active', 'verifying', 'rolled_back']),
       since: epochMs,
+      /** verifying: when the rollback window closes. */
+      until: epochMs.optional(),
       reason: text.optional(),
     }),
   })
-  .meta({ description: '<prefix>/<device>/model, retained, QoS 1: the model serving now, the one before it, and whether it was rolled back (and why).' });
+  .meta({
+    description:
+      '<prefix>/<device>/model, retained, QoS 1: the model serving now (version), the one before it, and its status: verifying from a switch until the rollback window closes (until; a failure rolls it back by itself), then active; rolled_back after a rollback (reason).',
+  });
+
+export const latestModelSchema = z
+  .object({
+    version,
+    model: z.object({ name: z.string().max(200), version: z.string().max(200), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+    since: epochMs,
+  })
+  .meta({ description: '<prefix>/latest_model, retained, QoS 1, published by the operator (fleet rollout, once the canary took the model): the latest model of the fleet (Home Assistant update entity: latest version).' });
 
 export type RemoteResponse = z.infer<typeof responseSchema>;
 export type HealthData = z.infer<typeof healthDataSchema>;
 export type DetectionState = z.infer<typeof detectionStateSchema>;
 
 /** Schemas that go into contract.schema.json's $defs. */
-export const remoteContractSchemas = { response: responseSchema, detection: detectionStateSchema, modelState: modelStateSchema } as const;
+export const remoteContractSchemas = { response: responseSchema, detection: detectionStateSchema, modelState: modelStateSchema, latestModel: latestModelSchema } as const;
 
 // ---- topics ----
 
@@ -126,6 +139,21 @@ export function remoteTopics(prefix: string, deviceId: string): RemoteTopics {
     model: `${base}/model`,
     snapshot: `${base}/snapshot`,
   };
+}
+
+/**
+ * <prefix>/latest_model (retained): the model the operator last rolled out (`fleet rollout`, once its canary took it):
+ * Home Assistant's update entity shows it as the latest version. Two levels, so it can never be a device's topic.
+ */
+export function latestModelTopic(prefix: string): string {
+  return `${prefix.replace(/^\/+|\/+$/g, '')}/latest_model`;
+}
+
+/** The discovery inputs of the command bus for a kiosk with remote control on (image entity, model update entity). */
+export function remoteDiscoveryTopics(remote: { enabled: boolean; snapshot: { enabled: boolean } }, prefix: string, deviceId: string): { snapshotTopic?: string; modelTopic?: string; latestModelTopic?: string } {
+  if (!remote.enabled) return {};
+  const t = remoteTopics(prefix, deviceId);
+  return { ...(remote.snapshot.enabled ? { snapshotTopic: t.snapshot } : {}), modelTopic: t.model, latestModelTopic: latestModelTopic(prefix) };
 }
 
 /** The command named by a request topic of this device (`model/update` has two levels), or null when it is not one. */

@@ -20,9 +20,15 @@ export interface DiscoveryInput {
   modelName: string;
   /** Where the command bus publishes snapshots, when the config allows them (remote.snapshot.enabled): an image entity. */
   snapshotTopic?: string;
+  /**
+   * With remote control on (remote.enabled): an `update` entity for the model, installed = the retained model state
+   * (<prefix>/<device>/model), latest = what the operator last rolled out (<prefix>/latest_model, retained).
+   */
+  modelTopic?: string;
+  latestModelTopic?: string;
 }
 
-type Component = 'sensor' | 'binary_sensor' | 'event' | 'image';
+type Component = 'sensor' | 'binary_sensor' | 'event' | 'image' | 'update';
 
 interface Entity {
   component: Component;
@@ -91,6 +97,24 @@ export function discoveryMessages(i: DiscoveryInput): DiscoveryMessage[] {
     statsSensor(i, 'outbox', 'Events waiting', '{{ value_json.outbox.pending }}', { unit_of_measurement: 'events', icon: 'mdi:tray-full' }),
     // only when the operator allowed snapshots: the JPEG the `snapshot` command publishes (faces blurred unless configured otherwise)
     ...(i.snapshotTopic ? [{ component: 'image' as const, objectId: 'snapshot', name: 'Snapshot', config: { image_topic: i.snapshotTopic, content_type: 'image/jpeg' } }] : []),
+    // installed vs latest model; no command_topic: the rollout is the operator's (emotion-kiosk fleet rollout), not a button in Home Assistant
+    ...(i.modelTopic && i.latestModelTopic
+      ? [
+          {
+            component: 'update' as const,
+            objectId: 'model',
+            name: 'Emotion model',
+            config: {
+              state_topic: i.modelTopic,
+              value_template: '{{ value_json.model.version }}',
+              latest_version_topic: i.latestModelTopic,
+              latest_version_template: '{{ value_json.model.version }}',
+              title: `${i.modelName} (emotion model)`,
+              entity_category: 'diagnostic',
+            },
+          },
+        ]
+      : []),
   ];
 
   return entities.map((en) => ({

@@ -13,7 +13,7 @@ import { TelemetryProducer, type DeliveryStatus, type TelemetryHub, type Telemet
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/paths.js';
 import { kioskConnectionSettings } from './connection.js';
-import { remoteTopics } from './contract-remote.js';
+import { remoteDiscoveryTopics } from './contract-remote.js';
 import { DISCOVERY_MIN_INTERVAL_MS, DiscoveryThrottle, discoveryMessages } from './discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { Outbox } from './outbox.js';
@@ -151,7 +151,7 @@ export class MqttTransport implements TelemetryTransport {
           topics: this.topics,
           swVersion: packageVersion(),
           modelName: this.deps.model.name,
-          ...(this.config.remote.enabled && this.config.remote.snapshot.enabled ? { snapshotTopic: remoteTopics(m.topicPrefix, this.deviceId).snapshot } : {}),
+          ...remoteDiscoveryTopics(this.config.remote, m.topicPrefix, this.deviceId),
         })
       : [];
     let publisher: Publisher;

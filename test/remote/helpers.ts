@@ -53,14 +53,22 @@ import { freePort, MOSQUITTO, tempDir, waitFor } from '../mqtt/helpers/mosquitto
 
 /** A mosquitto with password accounts and an ACL file (test/mqtt/helpers/mosquitto.ts has no ACL option). */
 export async function mosquittoWithAcl(users: Record<string, string>, acl: string): Promise<{ url: string; log: () => string; stop: () => Promise<void> }> {
-  const dir = tempDir('mosq-acl');
+  return mosquittoWith((dir) => {
+    const pw = path.join(dir, 'passwd');
+    writeFile(pw, '');
+    for (const [u, p] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', pw, u, p]);
+    writeFile(path.join(dir, 'acl'), acl);
+    return ['allow_anonymous false', `password_file ${pw}`, `acl_file ${path.join(dir, 'acl')}`];
+  });
+}
+
+/** A mosquitto with extra configuration lines (e.g. max_packet_size, message_size_limit); anonymous unless they say otherwise. */
+export async function mosquittoWith(lines: string[] | ((dir: string) => string[])): Promise<{ url: string; log: () => string; stop: () => Promise<void> }> {
+  const dir = tempDir('mosq-conf');
   const port = await freePort();
-  const pw = path.join(dir, 'passwd');
-  writeFile(pw, '');
-  for (const [u, p] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', pw, u, p]);
-  writeFile(path.join(dir, 'acl'), acl);
+  const extra = typeof lines === 'function' ? lines(dir) : ['allow_anonymous true', ...lines];
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFile(conf, ['user root', `listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'allow_anonymous false', `password_file ${pw}`, `acl_file ${path.join(dir, 'acl')}`, ''].join('\n'));
+  writeFile(conf, ['user root', `listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', ...extra, ''].join('\n'));
   const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
