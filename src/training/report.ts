@@ -5,10 +5,11 @@
  * table from their own state.json files.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { accuracyChart, confusionChart, lossChart, perClassChart } from './charts.js';
 import { resolveCheckpointDir, type TrainState } from './checkpoint.js';
+import { evaluationFiles, evaluationMarkdown, readEvaluation, type EvaluationInputs } from './evaluation-report.js';
 import type { ClassificationReport } from './metrics.js';
 
 export interface BestEval {
@@ -98,7 +99,14 @@ export async function ablationRow(run: string): Promise<AblationRow> {
   };
 }
 
-function markdown(name: string, state: TrainState, best: BestEval, ablations: AblationRow[], notes: string[]): string {
+export interface ReportExtras {
+  /** A folder of the evaluation tools' JSON files (src/training/evaluation-report.ts). */
+  evaluation?: string;
+  /** The run is still training: the report says so at the top. */
+  interim?: boolean;
+}
+
+function markdown(name: string, state: TrainState, best: BestEval, ablations: AblationRow[], notes: string[], evaluation?: EvaluationInputs, interim = false): string {
   const cli = (state.options['cli'] as Record<string, unknown> | undefined) ?? state.options;
   const h = state.history;
   const last = h[h.length - 1];
@@ -107,7 +115,14 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
   const f = best.flip;
   const val = validationLabel(best, state);
   const lines: string[] = [];
-  lines.push(`# Training report: ${name}`, '');
+  lines.push(`# Training report: ${name}${interim ? ' (INTERIM)' : ''}`, '');
+  if (interim) {
+    lines.push(
+      `> **Interim report**: the run is still training (epoch ${state.epoch} of ${state.plannedEpochs ?? state.epoch} planned). Every figure is of the best ` +
+        `checkpoint so far (epoch ${best.epoch}) and will change; nothing here is the final model, and PublicTest has not been measured for it.`,
+      '',
+    );
+  }
   lines.push(
     `Deep_Emotion (convolutional branch + spatial-transformer attention) trained in TensorFlow.js on FER2013 ` +
       `(backend \`${state.backend}\`). Validation = ${val.long}. All numbers below were measured ` +
@@ -130,6 +145,7 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
   lines.push(`| true \\ predicted | ${labels.join(' | ')} |`, `|---|${labels.map(() => '---:').join('|')}|`);
   f.confusion.forEach((row, i) => lines.push(`| ${labels[i]} | ${row.join(' | ')} |`));
   lines.push('', '![accuracy](accuracy.png)', '', '![loss](loss.png)', '', '![confusion](confusion.png)', '', '![per class](per-class.png)', '');
+  if (evaluation) lines.push(...evaluationMarkdown(evaluation, best.epoch));
   lines.push('## How it was trained', '');
   lines.push(
     `- Network: width ${String(cli['width'])}${cli['width2'] !== undefined ? ` (conv1-2), ${String(cli['width2'])} (conv3-4)` : ''} (reference 10), hidden ${String(cli['hidden'])}, batch norm "${String(cli['batchNorm'])}", ` +
@@ -199,7 +215,7 @@ function markdown(name: string, state: TrainState, best: BestEval, ablations: Ab
 }
 
 /** Writes <run>/report/ and returns its path. */
-export async function writeRunReport(run: string, log: (l: string) => void, ablationRuns: string[] = [], notes: string[] = []): Promise<string> {
+export async function writeRunReport(run: string, log: (l: string) => void, ablationRuns: string[] = [], notes: string[] = [], extras: ReportExtras = {}): Promise<string> {
   const name = path.basename(path.resolve(run));
   const state = await runState(run);
   const bestDir = resolveCheckpointDir(path.join(run, 'best'));
@@ -207,8 +223,12 @@ export async function writeRunReport(run: string, log: (l: string) => void, abla
   const best = await readJson<BestEval>(path.join(bestDir, 'eval.json'));
   const ablations: AblationRow[] = [];
   for (const a of ablationRuns) ablations.push(await ablationRow(a));
+  const evaluation = extras.evaluation ? await readEvaluation(extras.evaluation) : undefined;
   const out = path.join(run, 'report');
   await mkdir(out, { recursive: true });
+  if (extras.evaluation) {
+    for (const f of evaluationFiles(extras.evaluation)) await copyFile(path.join(extras.evaluation, f), path.join(out, f));
+  }
   await writeFile(path.join(out, 'accuracy.png'), accuracyChart(state.history, `${name}: accuracy per epoch`));
   await writeFile(path.join(out, 'loss.png'), lossChart(state.history, `${name}: loss and learning rate`));
   await writeFile(path.join(out, 'confusion.png'), confusionChart(best.flip, `${name}: ${validationLabel(best, state).short} confusion (epoch ${best.epoch}, flip), rows = true`));
@@ -229,11 +249,13 @@ export async function writeRunReport(run: string, log: (l: string) => void, abla
     history: state.history,
     ablations,
     notes,
+    interim: extras.interim ?? false,
+    ...(evaluation ? { evaluation } : {}),
     backend: state.backend,
     generatedAt: new Date().toISOString(),
   };
   await writeFile(path.join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-  await writeFile(path.join(out, 'README.md'), markdown(name, state, best, ablations, notes));
+  await writeFile(path.join(out, 'README.md'), markdown(name, state, best, ablations, notes, evaluation, extras.interim ?? false));
   log(`report: ${out} (accuracy ${pct(best.flip.accuracy)} with flip at epoch ${best.epoch})`);
   return out;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -119,4 +119,23 @@ test('the run report has PNG charts (Chart.js), metrics.json and a Markdown summ
   assert.match(md, /Class imbalance/);
   assert.ok(md.includes(`${(metrics.accuracyFlip * 100).toFixed(2)}%`));
   await assert.rejects(writeRunReport(path.join(tmp, 'no-such-run'), () => {}), /no checkpoint/);
+});
+
+test('an interim run report with the validation evaluation: banner, the section, its files copied beside it', async () => {
+  const { writeRunReport } = await import('../../src/training/report.js');
+  const { calibration } = await import('../../src/onnx/temperature.js');
+  const evalDir = path.join(tmp, 'evaluation');
+  await mkdir(evalDir, { recursive: true });
+  const probs = Float32Array.from([0.9, 0.1, 0.6, 0.4]);
+  const c = calibration(probs, [0, 1], 2);
+  await writeFile(path.join(evalDir, 'temperature.json'), JSON.stringify({ model: 'm.int8.onnx', version: 'v', views: '2 views (zooms 1, flip)', split: 's', n: 2, temperature: 0.8, before: c, after: c }));
+  const dir = await writeRunReport(path.join(tmp, 'straight'), () => {}, [], [], { evaluation: evalDir, interim: true });
+  const md = await readFile(path.join(dir, 'README.md'), 'utf8');
+  assert.match(md, /^# Training report: straight \(INTERIM\)/);
+  assert.match(md, /\*\*Interim report\*\*: the run is still training/);
+  assert.match(md, /### Temperature \(honest confidences\)[\s\S]*temperature \*\*0\.8\*\*/);
+  assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'temperature.json'), 'utf8')).temperature, 0.8);
+  const metrics = JSON.parse(await readFile(path.join(dir, 'metrics.json'), 'utf8')) as { interim: boolean; evaluation: { temperature: { temperature: number } } };
+  assert.equal(metrics.interim, true);
+  assert.equal(metrics.evaluation.temperature.temperature, 0.8);
 });
