@@ -79,8 +79,10 @@ export async function quantizeModelFile(floatPath: string, outPath: string, opts
   const attention = attentionWeights === 'int8'
     ? 'attention branch (localisation net, theta, AffineGrid, GridSample) computes in float; its conv/dense weights except the theta layer are stored int8 per-channel (weight-only)'
     : 'attention branch (localisation net, theta, AffineGrid, GridSample) kept entirely in float';
+  // A temperature is fitted on a model's own outputs (scripts/calibrate-temperature.ts): not carried over.
+  const { temperature: _floatTemperature, ...carried } = floatManifest;
   const manifest: ModelManifest = {
-    ...floatManifest,
+    ...carried,
     file: path.basename(outPath),
     description: `${floatManifest.description ?? floatManifest.name}; INT8 QDQ quantization of ${path.basename(floatPath)}`,
     quantization: {

@@ -10,12 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
-import { loadManifest } from '../../src/model/manifest.js';
+import { loadManifest, manifestPathFor } from '../../src/model/manifest.js';
 import { compareModels } from '../../src/onnx/agreement.js';
 import { THETA_NAME } from '../../src/onnx/export.js';
 import { evenlySpaced, listFaceImages } from '../../src/onnx/fer-images.js';
@@ -79,6 +79,16 @@ test('int8 agrees with float on top-1 on a PublicTest slice (untrained model) an
   const [row] = await c.classifyRaw([new Uint8Array(48 * 48).fill(90)]);
   await c.close();
   assert.equal(row!.length, 7);
+});
+
+test('a float manifest\'s temperature is not carried to the int8 model: each model is calibrated on its own outputs', async () => {
+  const hot = path.join(tmp, 'hot.onnx');
+  await copyFile(floatFile, hot);
+  const m = JSON.parse(await readFile(manifestPathFor(floatFile), 'utf8')) as Record<string, unknown>;
+  await writeFile(manifestPathFor(hot), JSON.stringify({ ...m, file: 'hot.onnx', temperature: 0.7 }));
+  const r = await quantizeModelFile(hot, path.join(tmp, 'hot.int8.onnx'), { calibrationData: path.join(FER, 'train'), calibrationImages: 10 });
+  assert.equal(r.manifest.temperature, undefined);
+  assert.equal((await loadManifest(path.join(tmp, 'hot.int8.onnx'))).temperature, undefined);
 });
 
 test('quantizing an already-quantized model is refused', async () => {
