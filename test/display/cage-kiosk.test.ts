@@ -3,22 +3,25 @@
  * `emotion-kiosk run --fullscreen` with the device's config template) on cage's headless backend, the kiosk reading
  * Megamind.avi as its camera, and screenshots of the output with grim: the overlay's boxes in their colours, the
  * frame filling the output, nothing but black beside it; READY=1 and WATCHDOG=1 reaching the unit's notify socket
- * from inside cage; and a kill of the kiosk ending the compositor session (the unit's main process: Restart=always
- * starts it again, as the second start here does). Needs cage, xwayland, grim (skipped with the reason without).
+ * from inside cage; a kill of the kiosk ending the compositor session (the unit's main process: Restart=always
+ * starts it again, as the second start here does); a stop through the drop-in's ExecStop=, the kiosk first.
+ * Needs cage, xwayland, grim (skipped with the reason without).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { megamindVideo, repoRoot } from '../helpers/fixtures.js';
 import type { Mat } from '../../src/vision/opencv.js';
 import { findBoxes, regionStats, type FoundBox } from './find-boxes.js';
-import { cageMissing, cageVersion, childPids, commandLine, execStart, grim, rssMb, startCage, userDir, xwaylandPid, type Cage } from './wayland.js';
+import { asServiceUser, cageMissing, cageVersion, childPids, commandLine, execStart, execStopScript, grim, rssMb, startCage, userDir, xwaylandPid, type Cage } from './wayland.js';
 
+const execFileAsync = promisify(execFile);
 const skip = cageMissing();
 const dropIn = readFileSync(path.join(repoRoot, 'device', 'emotion-kiosk-display.conf'), 'utf8');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ek-cage-'));
@@ -160,6 +163,13 @@ test('--kiosk display: the kiosk full screen inside cage, its boxes on screen; R
   assert.ok(second.boxes.length > 0, 'the camera view is back after the restart');
   for (let i = 0; i < 100 && !/READY=1/.test(notifyLog); i++) await sleep(100);
   assert.match(notifyLog, /READY=1/, 'the restarted kiosk is ready again');
-  await again.stop();
+
+  // systemctl stop: the drop-in's ExecStop= (as the service user, $MAINPID = cage's) stops the kiosk first, which
+  // shuts down in order (its summary says why it stopped); cage then ends on its own, with 0.
+  await execFileAsync('sh', ['-c', execStopScript(dropIn)], { env: { ...process.env, MAINPID: String(again.process.pid) }, timeout: 30_000, ...asServiceUser() });
+  const stopped = await Promise.race([again.exited, sleep(20_000).then(() => undefined)]);
+  assert.deepEqual(stopped, { code: 0, signal: null }, `cage ended by itself after the kiosk:\n${again.output().slice(-2000)}`);
+  assert.match(again.output(), /SIGTERM: stopping[\s\S]*\(stopped: signal\)/, 'the kiosk stopped in order');
+  assert.doesNotMatch(again.output(), /X11 connection broke/);
   t.diagnostic(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

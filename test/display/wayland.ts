@@ -13,6 +13,11 @@ import { cv, type Mat } from '../../src/vision/opencv.js';
 export const NOBODY = { uid: 65534, gid: 65534 };
 export const runsAsRoot = () => process.getuid?.() === 0;
 
+/** spawn options that run a command as the compositor's user (nobody when this test runs as root). */
+export function asServiceUser(): { uid?: number; gid?: number } {
+  return runsAsRoot() ? { uid: NOBODY.uid, gid: NOBODY.gid } : {};
+}
+
 /** Why the cage tests cannot run here, or undefined when they can. */
 export function cageMissing(): string | undefined {
   const missing = ['cage', 'grim', 'Xwayland', 'setpriv'].filter((b) => !process.env.PATH!.split(':').some((d) => existsSync(path.join(d, b))));
@@ -33,6 +38,13 @@ export function execStart(unitText: string): string[] {
   if (!last) throw new Error('no ExecStart= with a command');
   if (/["'\\$]/.test(last)) throw new Error(`ExecStart= with quotes, escapes or variables is not split here: ${last}`);
   return last.split(/\s+/);
+}
+
+/** The shell script of an `ExecStop=/bin/sh -c '...'` line. */
+export function execStopScript(unitText: string): string {
+  const m = /^ExecStop=\/bin\/sh -c '([^']*)'$/m.exec(unitText);
+  if (!m) throw new Error("no ExecStop=/bin/sh -c '...' line");
+  return m[1]!;
 }
 
 export interface Cage {
