@@ -2,7 +2,9 @@
  * Test helpers for the kiosk screen under cage (Debian packages cage, xwayland, grim): cage on wlroots' headless
  * backend (an output in memory, 1280x720, software rendering), screenshots of it with grim, and the drop-in's
  * ExecStart= turned into the command line to run here. cage refuses to run as root (it cannot drop root for good),
- * so as root it runs as `nobody`, as the service runs as its own user.
+ * so as root it runs as `nobody`, as the service runs as its own user. wlroots 0.15's headless output repaints only
+ * when something asks (each grim does; its log says "Basic output test failed for HEADLESS-1" then), so successive
+ * screenshots catch up with the kiosk a frame at a time: tests poll screenshots instead of expecting the latest frame.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
