@@ -8,12 +8,32 @@ import * as ort from 'onnxruntime-node';
 import type { EmotionScores } from './labels.js';
 import { scoresFromVector } from './labels.js';
 import { loadManifest, type ModelManifest } from './manifest.js';
-import { cropsToTensorData, faceProbabilities, inputGeometry, viewCount, viewsOf, type InputGeometry } from './preprocess.js';
+import { cropsToTensorData, faceProbabilities, inputGeometry, viewCount, type InputGeometry, type TestTimeViews } from './preprocess.js';
 
 export class ModelError extends Error {}
 
+/**
+ * Fewer (or other) test-time views than the manifest declares, e.g. on a Pi 4 where four views per face cost too
+ * much: `zooms` replaces the manifest's cropZooms, `flip` its testTimeFlip (each one falls back to the manifest's).
+ * The report's views ablation gives each choice's validation accuracy. The manifest's temperature still applies.
+ */
+export interface ViewChoice {
+  zooms?: readonly number[];
+  flip?: boolean;
+}
+
 export interface ClassifierOptions {
   intraOpThreads?: number;
+  views?: ViewChoice;
+}
+
+/** The views the classifier runs: the manifest's, with a ViewChoice's fields in place of its own. */
+export function chooseViews(manifest: Pick<ModelManifest, 'cropZooms' | 'testTimeFlip'>, choice: ViewChoice = {}): TestTimeViews {
+  const zooms = choice.zooms ?? manifest.cropZooms;
+  if (zooms.length < 1 || zooms.length > 4 || zooms.some((z) => !(z >= 1 && z <= 2))) {
+    throw new ModelError(`test-time view zooms must be one to four numbers from 1 to 2, got [${zooms.join(', ')}]`);
+  }
+  return { zooms: [...zooms], mirror: choice.flip ?? manifest.testTimeFlip };
 }
 
 export class EmotionClassifier {
@@ -23,14 +43,17 @@ export class EmotionClassifier {
     private readonly session: ort.InferenceSession,
     readonly manifest: ModelManifest,
     readonly modelPath: string,
+    /** The test-time views each face gets (the manifest's unless ClassifierOptions.views chose others). */
+    readonly views: TestTimeViews,
   ) {
     this.geometry = inputGeometry(manifest);
   }
 
-  static async load(modelPath: string, { intraOpThreads = 1 }: ClassifierOptions = {}): Promise<EmotionClassifier> {
+  static async load(modelPath: string, { intraOpThreads = 1, views: choice }: ClassifierOptions = {}): Promise<EmotionClassifier> {
     if (!existsSync(modelPath)) throw new ModelError(`model file ${modelPath} not found (model.path in the config, or --model)`);
     if (statSync(modelPath).size === 0) throw new ModelError(`model file ${modelPath} is empty`);
     const manifest = await loadManifest(modelPath);
+    const views = chooseViews(manifest, choice);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(modelPath, {
@@ -42,7 +65,7 @@ export class EmotionClassifier {
     } catch (err) {
       throw new ModelError(`model file ${modelPath} could not be loaded by onnxruntime (corrupt or not ONNX?): ${(err as Error).message.split('\n')[0]}`);
     }
-    const classifier = new EmotionClassifier(session, manifest, modelPath);
+    const classifier = new EmotionClassifier(session, manifest, modelPath, views);
     await classifier.checkAgainstManifest();
     return classifier;
   }
@@ -90,8 +113,7 @@ export class EmotionClassifier {
   /** As classify(), as rows of probabilities in manifest label order. */
   async classifyRaw(crops: readonly Uint8Array[]): Promise<Float32Array[]> {
     if (crops.length === 0) return [];
-    const { manifest, geometry } = this;
-    const views = viewsOf(manifest);
+    const { manifest, geometry, views } = this;
     const data = cropsToTensorData(crops, geometry, manifest.normalization, views);
     const batch = crops.length * viewCount(views);
     const input = new ort.Tensor('float32', data, [batch, 1, geometry.height, geometry.width]);

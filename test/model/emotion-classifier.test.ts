@@ -110,6 +110,29 @@ test('temperature: the manifest\'s temperature divides the logits before softmax
   await assert.rejects(EmotionClassifier.load(variant('tneg', (m) => (m.temperature = -1))), /manifest .* is invalid: temperature/);
 });
 
+test('fewer views than the manifest declares (ClassifierOptions.views, e.g. a Pi 4): the same as a manifest with those views', async () => {
+  const four = variant('four-views', (m) => ((m.cropZooms = [1, 1.1]), (m.testTimeFlip = true), (m.temperature = 0.8)));
+  const oneView = variant('one-view', (m) => ((m.cropZooms = [1]), (m.testTimeFlip = false), (m.temperature = 0.8)));
+  const chosen = await EmotionClassifier.load(four, { views: { zooms: [1], flip: false } });
+  const byManifest = await EmotionClassifier.load(oneView);
+  const all = await EmotionClassifier.load(four);
+  assert.deepEqual(chosen.views, { zooms: [1], mirror: false });
+  assert.deepEqual(all.views, { zooms: [1, 1.1], mirror: true });
+  const [a, b, c] = [await chosen.classifyRaw(faces), await byManifest.classifyRaw(faces), await all.classifyRaw(faces)];
+  let differs = 0;
+  for (let i = 0; i < faces.length; i++)
+    for (let k = 0; k < 7; k++) {
+      assert.ok(Math.abs(a[i]![k]! - b[i]![k]!) < 1e-6);
+      differs = Math.max(differs, Math.abs(a[i]![k]! - c[i]![k]!));
+    }
+  assert.ok(differs > 1e-4, 'four views give other scores than one');
+  const flipOnly = await EmotionClassifier.load(four, { views: { zooms: [1] } });
+  assert.deepEqual(flipOnly.views, { zooms: [1], mirror: true }, 'an unset field keeps the manifest\'s');
+  for (const cl of [chosen, byManifest, all, flipOnly]) await cl.close();
+  await assert.rejects(EmotionClassifier.load(four, { views: { zooms: [0.5] } }), (e: unknown) => e instanceof ModelError && /zooms must be one to four numbers from 1 to 2, got \[0\.5\]/.test(e.message));
+  await assert.rejects(EmotionClassifier.load(four, { views: { zooms: [] } }), /zooms must be one to four/);
+});
+
 test('missing, empty or corrupt model files and bad manifests are clear errors', async () => {
   await assert.rejects(EmotionClassifier.load(path.join(tmp, 'none.onnx')), (e: unknown) => e instanceof ModelError && /not found/.test(e.message));
   await assert.rejects(EmotionClassifier.load(variant('empty', () => {}, Buffer.alloc(0))), /is empty/);
