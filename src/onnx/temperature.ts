@@ -112,7 +112,7 @@ export function calibration(probs: Float32Array, truth: ArrayLike<number>, class
 export function reliabilityTable(before: Calibration, after: Calibration, t: number): string[] {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const lines = [
-    `| confidence | faces (T = 1) | mean confidence | accuracy | faces (T = ${t.toFixed(3)}) | mean confidence | accuracy |`,
+    `| confidence | faces (T = 1) | mean confidence | accuracy | faces (T = ${t}) | mean confidence | accuracy |`,
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
   before.bins.forEach((b, i) => {

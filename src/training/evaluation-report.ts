@@ -13,6 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { reliabilityTable } from '../onnx/temperature.js';
 
 const calib = z.object({ n: z.number(), accuracy: z.number(), nll: z.number(), ece: z.number(), meanConfidence: z.number(), bins: z.array(z.object({ from: z.number(), to: z.number(), n: z.number(), confidence: z.number(), accuracy: z.number() })) });
 
@@ -146,14 +147,7 @@ export function evaluationMarkdown(e: EvaluationInputs, bestEpoch: number): stri
         `The manifest carries it (\`temperature\`) and the runtime classifier divides each view's logits by it. The figure on PublicTest is measured once, at the end.`,
       '',
     );
-    const pc = (x: number) => `${(x * 100).toFixed(1)}%`;
-    L.push(`| confidence | faces (T = 1) | mean conf. | accuracy | faces (T = ${t.temperature}) | mean conf. | accuracy |`, '|---|---:|---:|---:|---:|---:|---:|');
-    t.before.bins.forEach((b, i) => {
-      const a = t.after.bins[i]!;
-      if (b.n === 0 && a.n === 0) return;
-      const cell = (x: typeof b) => (x.n ? `${x.n} | ${pc(x.confidence)} | ${pc(x.accuracy)}` : '0 | | ');
-      L.push(`| ${b.from.toFixed(2)}-${b.to.toFixed(2)} | ${cell(b)} | ${cell(a)} |`);
-    });
+    L.push(...reliabilityTable(t.before, t.after, t.temperature));
     L.push('');
   }
   if (e.crop) {
