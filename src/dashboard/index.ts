@@ -12,7 +12,8 @@ import { availabilityPayload, type EventPayload } from '../telemetry/payloads.js
 import { TelemetryProducer, type TelemetryMessage, type TelemetryTransport } from '../telemetry/producer.js';
 import { subscribeKiosks, type SubscriberOptions } from '../mqtt/subscriber.js';
 import { redactUrl } from '../util/redact.js';
-import { addLog, applyContractMessage, applyMessage, createDashboardState, noteMalformed, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
+import { watchRemote, type RemoteWatch } from '../fleet/watch.js';
+import { addLog, applyContractMessage, applyMessage, applyRemoteMessage, createDashboardState, noteMalformed, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
 import { printable } from './printable.js';
 import { DashboardView } from './view.js';
 
@@ -111,6 +112,7 @@ export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
   const c = new DashboardController(o.device, `${redactUrl(o.url)} ${o.prefix}/${o.device === 'all' ? '+' : o.device}`);
   c.start();
   let sub: { close(): Promise<void> } | null = null;
+  let remote: RemoteWatch | null = null;
   try {
     // inside the try: a setting that fails here (an unreadable CA or client certificate) must still restore the terminal
     sub = subscribeKiosks(o, {
@@ -128,10 +130,23 @@ export async function runMqttDashboard(o: MqttDashboardOptions): Promise<void> {
         c.changed();
       },
     });
+    // the command bus: each device's model state and the responses to anyone's requests
+    remote = watchRemote(o, {
+      onMessage: (message) => {
+        applyRemoteMessage(c.state, message, Date.now());
+        c.changed();
+      },
+      onMalformed: (topic, reason) => {
+        noteMalformed(c.state, topic, reason);
+        o.logger?.debug(`ignored a malformed message on ${printable(topic).slice(0, 200)}: ${printable(reason).slice(0, 200)}`);
+        c.changed();
+      },
+    });
     await c.untilQuit();
   } finally {
     c.stop();
     await sub?.close();
+    await remote?.close();
   }
 }
 

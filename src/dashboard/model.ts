@@ -5,6 +5,7 @@
 import { EMOTIONS, type Emotion } from '../model/labels.js';
 import { parseContractMessage, type ContractMessage, type CountsPayload, type IncomingStatsPayload, type StatePayload } from '../mqtt/contract.js';
 import type { TopicKind } from '../mqtt/topics.js';
+import type { ModelStatePayload, RemoteMessage } from '../mqtt/contract-remote.js';
 import { printable } from './printable.js';
 
 export const MIX_SAMPLES = 60;
@@ -34,6 +35,10 @@ export interface DeviceView {
   /** Faces per emotion, sampled once per tick, oldest first. */
   mix: Record<Emotion, number>[];
   seenEventIds: Set<string>;
+  /** The retained model state (command bus); null when the device has remote control off. */
+  model: ModelStatePayload['model'] | null;
+  /** The last response of the device to any request (anyone's), in a line. */
+  lastResponse: { command: string; status: 'ok' | 'error'; text: string; at: number } | null;
 }
 
 export interface LogLine {
@@ -83,7 +88,7 @@ function device(s: DashboardState, id: string): DeviceView {
   let d = s.devices.get(id);
   if (!d) {
     if (s.devices.size >= MAX_DEVICES) evictOne(s);
-    d = { deviceId: id, online: null, offlineReason: null, lastSeen: 0, state: null, counts: null, stats: null, statsAt: null, emotionTotals: zero(), eventTotal: 0, mix: [], seenEventIds: new Set() };
+    d = { deviceId: id, online: null, offlineReason: null, lastSeen: 0, state: null, counts: null, stats: null, statsAt: null, emotionTotals: zero(), eventTotal: 0, mix: [], seenEventIds: new Set(), model: null, lastResponse: null };
     s.devices.set(id, d);
     if (s.selected === null) s.selected = id;
   }
@@ -175,6 +180,36 @@ export function applyContractMessage(s: DashboardState, m: ContractMessage, now:
   }
 }
 
+/** Applies a command bus message (src/fleet/watch.ts parsed it with the contract): model state, or a response. */
+export function applyRemoteMessage(s: DashboardState, m: RemoteMessage, now: number): void {
+  if (s.filter !== 'all' && m.deviceId !== s.filter) return;
+  const d = device(s, m.deviceId);
+  if (m.kind === 'model') {
+    const was = d.model;
+    d.model = m.payload.model;
+    if (was && (was.version !== d.model.version || was.status !== d.model.status)) {
+      pushLog(s, { t: now, deviceId: d.deviceId, kind: 'status', text: `model ${d.model.version} ${d.model.status}${d.model.reason ? ` (${d.model.reason})` : ''}` });
+    }
+    return;
+  }
+  const r = m.payload;
+  const text = r.status === 'ok' ? responseSummary(r.data) : r.error;
+  d.lastResponse = { command: r.command, status: r.status, text, at: now };
+  pushLog(s, { t: now, deviceId: d.deviceId, kind: 'status', text: `${r.command}: ${r.status}${text ? (r.status === 'ok' ? ' ' : ': ') + text : ''}` });
+}
+
+/** A response's data in a few words: its status/version/healthy fields when it has them. */
+function responseSummary(data: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const k of ['status', 'version', 'healthy', 'enabled', 'restarting'] as const) {
+    const v = data[k];
+    if (typeof v === 'string') parts.push(v.slice(0, 60));
+    else if (typeof v === 'boolean') parts.push(`${k} ${v}`);
+  }
+  if (typeof data.fps === 'number') parts.push(`fps ${data.fps}`);
+  return parts.join(' ');
+}
+
 /** The status line's note on dropped messages ('' when none). */
 export function malformedText(s: DashboardState): string {
   const n = s.malformed.count;
@@ -231,7 +266,9 @@ export function headerText(s: DashboardState): string {
   const status = !d ? 'waiting for a kiosk' : d.online === null ? 'UNKNOWN' : d.online ? 'ONLINE' : `OFFLINE${d.offlineReason ? ` (${d.offlineReason})` : ''}`;
   const n = s.devices.size;
   const src = s.source.connected ? s.source.label : `${s.source.label} (${s.source.error ? 'NOT CONNECTED, see log' : 'connecting'})`;
-  return ` ${d ? d.deviceId : '-'} ${status}  [${n} device${n === 1 ? '' : 's'}]  ${src}${s.paused ? '  PAUSED' : ''}`;
+  // the model from the retained model state (devices with remote control on; the stats carry the version too)
+  const model = d?.model ? `  model ${d.model.version} ${d.model.status}${d.model.previous ? ` (previous ${d.model.previous})` : ''}` : '';
+  return ` ${d ? d.deviceId : '-'} ${status}${model}  [${n} device${n === 1 ? '' : 's'}]  ${src}${s.paused ? '  PAUSED' : ''}`;
 }
 
 /**
@@ -304,7 +341,10 @@ export function healthTitle(d: DeviceView | undefined, sourceConnected = true): 
  */
 export function healthText(d: DeviceView | undefined, mqttOff = false, now?: number, sourceConnected = true): string {
   const st = d?.stats;
-  if (!st) return 'no stats yet';
+  const command = d?.lastResponse
+    ? `last command: ${d.lastResponse.command} ${d.lastResponse.status}${d.lastResponse.text ? `${d.lastResponse.status === 'ok' ? ' ' : ': '}${d.lastResponse.text.slice(0, 160)}` : ''}${now !== undefined ? `  ${ago(now - d.lastResponse.at)}` : ''}`
+    : '';
+  if (!st) return command ? `no stats yet\n${command}` : 'no stats yet';
   const stale = staleReason(d, sourceConnected) !== null;
   const broker = mqttOff ? 'none (MQTT off)' : stale ? 'unknown' : st.broker.connected ? 'connected' : 'DISCONNECTED';
   const age = now !== undefined && d.statsAt !== null ? `  stats ${ago(now - d.statsAt)}` : '';
@@ -314,6 +354,7 @@ export function healthText(d: DeviceView | undefined, mqttOff = false, now?: num
     `up ${duration(st.uptimeS)}  broker ${broker}${age}`,
     mqttOff ? '' : `outbox ${st.outbox.pending} waiting${st.outbox.dropped ? `, ${st.outbox.dropped} DROPPED` : ''}${st.outbox.unstored ? `, ${st.outbox.unstored} NOT STORED` : ''}${st.outbox.durable ? '' : ' (memory only)'}`,
     d.counts ? `last ${d.counts.windowS}s: ${d.counts.events.appeared} in, ${d.counts.events.left} out, peak ${d.counts.peakFaces}` : '',
+    command,
   ]
     .filter(Boolean)
     .join('\n');

@@ -111,6 +111,7 @@ export const latestModelSchema = z
   .meta({ description: '<prefix>/latest_model, retained, QoS 1, published by the operator (fleet rollout, once the canary took the model): the latest model of the fleet (Home Assistant update entity: latest version).' });
 
 export type RemoteResponse = z.infer<typeof responseSchema>;
+export type ModelStatePayload = z.infer<typeof modelStateSchema>;
 export type HealthData = z.infer<typeof healthDataSchema>;
 export type DetectionState = z.infer<typeof detectionStateSchema>;
 
@@ -162,4 +163,46 @@ export function commandOfTopic(topics: RemoteTopics, topic: string): string | nu
   if (!topic.startsWith(head)) return null;
   const c = topic.slice(head.length);
   return c.length > 0 && c.length <= 200 ? c : null;
+}
+
+// ---- what a watcher (the dashboard) reads of the command bus ----
+
+/** Largest response or model state a watcher parses. */
+export const MAX_WATCHED_BYTES = 256 * 1024;
+
+export type RemoteMessage = { deviceId: string; kind: 'model'; payload: ModelStatePayload } | { deviceId: string; kind: 'response'; payload: RemoteResponse };
+
+/** The subscriptions of a watcher: every device's (or one device's) retained model state and responses. */
+export function remoteWatchFilters(prefix: string, device: string | 'all'): string[] {
+  const p = prefix.replace(/^\/+|\/+$/g, '');
+  const d = device === 'all' ? '+' : device;
+  return [`${p}/${d}/model`, `${p}/${d}/response/#`];
+}
+
+/**
+ * One received message of the command bus, checked like the telemetry contract: size, JSON, shape, and that the
+ * topic's device id is the payload's. null: not a model state or response topic under `prefix`.
+ */
+export function parseRemoteBytes(prefix: string, topic: string, bytes: Uint8Array): { ok: true; message: RemoteMessage } | { ok: false; reason: string } | null {
+  const p = prefix.replace(/^\/+|\/+$/g, '') + '/';
+  if (!topic.startsWith(p)) return null;
+  const [deviceId, kind, ...rest] = topic.slice(p.length).split('/');
+  const isModel = kind === 'model' && rest.length === 0;
+  const isResponse = kind === 'response' && rest.length > 0;
+  if (!deviceId || (!isModel && !isResponse)) return null;
+  if (!deviceId.match(/^[A-Za-z0-9_-]{1,128}$/)) return { ok: false, reason: 'device id in the topic is not letters, digits, _ and -' };
+  if (bytes.length > MAX_WATCHED_BYTES) return { ok: false, reason: `payload of ${bytes.length} bytes (more than ${MAX_WATCHED_BYTES})` };
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const r = (isModel ? modelStateSchema : responseSchema).safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    return { ok: false, reason: i ? `${i.path.join('.') || '(payload)'}: ${i.message}` : 'invalid' };
+  }
+  if (r.data.deviceId !== deviceId) return { ok: false, reason: 'deviceId differs from the topic' };
+  return { ok: true, message: (isModel ? { deviceId, kind: 'model', payload: r.data } : { deviceId, kind: 'response', payload: r.data }) as RemoteMessage };
 }

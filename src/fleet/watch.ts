@@ -1,0 +1,35 @@
+/**
+ * Watches the command bus of the kiosks (for the dashboard, which does not import mqtt itself): every device's
+ * retained model state and every response, each parsed with the contract (contract-remote.ts) before it is
+ * delivered; what breaks it goes to onMalformed. Connects like the telemetry subscriber (same options).
+ */
+import { connectClient } from '../mqtt/connection.js';
+import { parseRemoteBytes, remoteWatchFilters, type RemoteMessage } from '../mqtt/contract-remote.js';
+import type { SubscriberOptions } from '../mqtt/subscriber.js';
+
+export interface RemoteWatch {
+  close(): Promise<void>;
+}
+
+export function watchRemote(o: SubscriberOptions, h: { onMessage(m: RemoteMessage): void; onMalformed?(topic: string, reason: string): void }): RemoteWatch {
+  const client = connectClient({
+    url: o.url,
+    username: o.username,
+    password: o.password,
+    ca: o.ca,
+    cert: o.cert,
+    key: o.key,
+    rejectUnauthorized: o.rejectUnauthorized ?? true,
+    keepaliveS: o.keepaliveS ?? 30,
+  });
+  client.on('connect', () => client.subscribe(remoteWatchFilters(o.prefix, o.device), { qos: 1 }));
+  client.on('error', () => undefined); // the telemetry subscriber reports the connection state
+  client.on('message', (topic, payload) => {
+    if (payload.length === 0) return; // a cleared retained topic
+    const r = parseRemoteBytes(o.prefix, topic, payload);
+    if (!r) return;
+    if (r.ok) h.onMessage(r.message);
+    else h.onMalformed?.(topic, r.reason);
+  });
+  return { close: () => new Promise((resolve) => client.end(!client.connected, {}, () => resolve())) };
+}
