@@ -116,7 +116,16 @@ export type HealthData = z.infer<typeof healthDataSchema>;
 export type DetectionState = z.infer<typeof detectionStateSchema>;
 
 /** Schemas that go into contract.schema.json's $defs. */
-export const remoteContractSchemas = { response: responseSchema, detection: detectionStateSchema, modelState: modelStateSchema, latestModel: latestModelSchema } as const;
+export const remoteContractSchemas = {
+  response: responseSchema,
+  detection: detectionStateSchema,
+  modelState: modelStateSchema,
+  latestModel: latestModelSchema,
+  modelUpdateRequest: requestParams['model/update'].meta({
+    description:
+      '<prefix>/<device>/request/model/update (plus an optional transaction): a signed model in one request. manifest and signature: the files\' text; model: the ONNX file, base64; reference: the reference faces file the manifest names with its sha256. The broker must allow the whole packet (about the model size * 4/3 + 200 KB): mosquitto max_packet_size and message_size_limit 0 or larger.',
+  }),
+} as const;
 
 // ---- topics ----
 
