@@ -98,6 +98,7 @@ test('ACL (the README example): a kiosk account cannot command another kiosk; th
       'user operator',
       'topic read emotion-kiosk/#',
       'topic write emotion-kiosk/+/request/#',
+      'topic write emotion-kiosk/latest_model',
       '',
       '# every kiosk (user name = device id): publishes only under its own prefix, reads only its own requests',
       'pattern write emotion-kiosk/%u/availability',
@@ -127,6 +128,7 @@ test('ACL (the README example): a kiosk account cannot command another kiosk; th
     // kioskB tries to pause kioskA, and to forge kioskA's state; the broker drops both (QoS 1 still acknowledged)
     await b.client.publishAsync('emotion-kiosk/kioskA/request/detection', JSON.stringify({ transaction: 'from-b', enabled: false }), { qos: 1 });
     await b.client.publishAsync('emotion-kiosk/kioskA/detection', JSON.stringify({ forged: true }), { qos: 1, retain: true });
+    await b.client.publishAsync('emotion-kiosk/latest_model', JSON.stringify({ forged: true }), { qos: 1, retain: true });
     // barrier: the operator's request after B's was acknowledged; its response means the broker handled B's first
     await op.client.publishAsync('emotion-kiosk/kioskA/request/health_check', JSON.stringify({ transaction: 'op-after' }), { qos: 1 });
     await waitFor(() => op.on('emotion-kiosk/kioskA/response/health_check').some((r) => (r.json as { transaction?: string }).transaction === 'op-after'), 10_000, 'the operator\'s answer');
@@ -140,6 +142,10 @@ test('ACL (the README example): a kiosk account cannot command another kiosk; th
     await op.client.publishAsync('emotion-kiosk/kioskA/request/detection', JSON.stringify({ transaction: 'op-pause', enabled: false }), { qos: 1 });
     await waitFor(() => op.on('emotion-kiosk/kioskA/response/detection').some((r) => (r.json as { transaction?: string }).transaction === 'op-pause'), 10_000, 'the pause answer');
     assert.deepEqual(a.host.detection, [true, false]);
+    // only the operator announces the fleet's latest model (fleet rollout; Home Assistant's update entity reads it)
+    await op.client.publishAsync('emotion-kiosk/latest_model', JSON.stringify({ version: 1, model: { name: 'deep_emotion', version: 'v2', sha256: 'a'.repeat(64) }, since: 1 }), { qos: 1, retain: true });
+    await waitFor(() => op.last('emotion-kiosk/latest_model'), 10_000, 'the operator\'s latest_model');
+    assert.deepEqual(op.on('emotion-kiosk/latest_model').map((r) => (r.json as { model?: { version: string } }).model?.version), ['v2'], 'kioskB\'s forged latest_model was dropped');
   } finally {
     await op.close();
     await b.close();
