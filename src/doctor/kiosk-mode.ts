@@ -1,7 +1,8 @@
 /**
  * Which kiosk mode device/setup.sh set up (`--kiosk headless|dashboard|display`, remembered in setup.conf beside
  * the config), and whether what that mode runs on is there: for `display`, cage (the kiosk compositor) and
- * Xwayland (through which the OpenCV window reaches it); for both screen modes, the unit's drop-in. The check is
+ * Xwayland (through which the OpenCV window reaches it) and xdpyinfo (the screen size, to fill it); for both screen
+ * modes, the unit's drop-in. The check is
  * pure; `gatherKioskFacts` reads the files and looks the programs up.
  */
 import { execFile } from 'node:child_process';
@@ -33,6 +34,8 @@ export interface KioskFacts {
   cage: { path: string; version: string | undefined } | undefined;
   /** Xwayland's path (undefined: not on PATH). */
   xwayland: string | undefined;
+  /** xdpyinfo (x11-utils): the kiosk reads the screen size with it to fill the screen. */
+  xdpyinfo: string | undefined;
 }
 
 /** `kiosk=` from setup.sh's choices file (key=value lines, # comments). */
@@ -68,6 +71,9 @@ export function checkKioskMode(f: KioskFacts): CheckResult {
   }
   const found = `${f.cage!.version ?? 'cage'} at ${f.cage!.path}, Xwayland at ${f.xwayland}`;
   if (missingDropIn) return warn('kiosk', `display: ${missingDropIn} (${found})`, RERUN);
+  if (!f.xdpyinfo) {
+    return warn('kiosk', `display: xdpyinfo is not installed, so the kiosk cannot read the screen size: beside a picture of another shape the screen may show stale pixels (${found})`, `sudo apt-get install x11-utils, or ${RERUN}`);
+  }
   return ok('kiosk', `display: the camera view full screen on the attached screen, in cage (${found})`);
 }
 
@@ -97,11 +103,13 @@ export async function gatherKioskFacts(configFile: string | undefined, env: Node
   const searchPath = env.PATH ?? '';
   const cagePath = mode === 'display' ? (await findFirstBinary(['cage'], searchPath))?.[1] : undefined;
   const xwayland = mode === 'display' ? (await findFirstBinary(['Xwayland'], searchPath))?.[1] : undefined;
+  const xdpyinfo = mode === 'display' ? (await findFirstBinary(['xdpyinfo'], searchPath))?.[1] : undefined;
   return {
     setupConf,
     mode,
     dropIn: dropInPath !== undefined && existsSync(dropInPath),
     cage: cagePath ? { path: cagePath, version: await cageVersion(cagePath) } : undefined,
     xwayland,
+    xdpyinfo,
   };
 }

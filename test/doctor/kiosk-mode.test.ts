@@ -3,7 +3,7 @@
  * cage and Xwayland are there. The check is pure; the gathering reads a real setup.conf and looks up real programs.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -18,6 +18,7 @@ const facts = (over: Partial<KioskFacts>): KioskFacts => ({
   dropIn: true,
   cage: { path: '/usr/bin/cage', version: 'cage 0.1.4' },
   xwayland: '/usr/bin/Xwayland',
+  xdpyinfo: '/usr/bin/xdpyinfo',
   ...over,
 });
 
@@ -52,6 +53,9 @@ test('display without cage or Xwayland fails with the packages to install; a mis
   assert.equal(noDropIn.status, 'warn');
   assert.match(noDropIn.summary, /30-display\.conf is missing, so the service runs headless/);
   assert.equal(checkKioskMode(facts({ mode: 'dashboard', dropIn: false })).status, 'warn');
+  const noXdpyinfo = checkKioskMode(facts({ xdpyinfo: undefined }));
+  assert.equal(noXdpyinfo.status, 'warn');
+  assert.match(noXdpyinfo.fix!, /apt-get install x11-utils/);
   const bad = checkKioskMode(facts({ mode: 'fullscreen' }));
   assert.equal(bad.status, 'fail');
   assert.match(bad.summary, /kiosk=fullscreen in .* is not a kiosk mode/);
@@ -71,11 +75,14 @@ test('gathering: setup.conf beside the config, cage and Xwayland looked up on PA
   assert.equal(checkKioskMode(noPrograms).status, 'fail');
   // Programs that answer like cage 0.1.4 and Xwayland (the real ones cannot be put on this PATH alone).
   writeFileSync(path.join(bin, 'cage'), '#!/bin/sh\necho "Cage version 0.1.4"\n');
-  writeFileSync(path.join(bin, 'Xwayland'), '#!/bin/sh\nexit 0\n');
-  for (const p of ['cage', 'Xwayland']) chmodSync(path.join(bin, p), 0o755);
+  for (const p of ['Xwayland', 'xdpyinfo']) writeFileSync(path.join(bin, p), '#!/bin/sh\nexit 0\n');
+  for (const p of ['cage', 'Xwayland', 'xdpyinfo']) chmodSync(path.join(bin, p), 0o755);
   const found = await gatherKioskFacts(path.join(conf, 'config.yaml'), { PATH: bin });
   assert.deepEqual(found.cage, { path: path.join(bin, 'cage'), version: 'cage 0.1.4' });
   assert.equal(found.xwayland, path.join(bin, 'Xwayland'));
+  assert.equal(checkKioskMode({ ...found, dropIn: true }).status, 'ok');
+  // No setup.conf beside the config: the device's, /etc/emotion-kiosk/setup.conf, when there is one.
   const none = await gatherKioskFacts(path.join(tmp, 'elsewhere', 'config.yaml'), { PATH: bin });
-  assert.equal(none.mode === undefined || none.setupConf === '/etc/emotion-kiosk/setup.conf', true);
+  if (existsSync('/etc/emotion-kiosk/setup.conf')) assert.equal(none.setupConf, '/etc/emotion-kiosk/setup.conf');
+  else assert.deepEqual([none.setupConf, none.mode, checkKioskMode(none).status], [path.join(tmp, 'elsewhere', 'setup.conf'), undefined, 'skip']);
 });
