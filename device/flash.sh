@@ -67,7 +67,7 @@ Usage: $0 --image FILE --target DISK|FILE.img [options]
   --mqtt-username U, --mqtt-password-file FILE|-
   --camera SOURCE        camera source for the config (default on a Pi: rpicam)
   --bundle FILE          release bundle from 'npm run bundle' (required unless --boot-only on a prepared card)
-  --kiosk MODE           headless (default) | dashboard
+  --kiosk MODE           headless (default) | dashboard (terminal dashboard on tty1) | display (camera view full screen, cage)
   --with-mosquitto       install a local mosquitto broker on the device
   --init-format F        auto (default) | systemd | cloudinit
   --yes                  do not ask before overwriting the target
@@ -135,7 +135,7 @@ parse_args() {
       --mqtt-password-file) MQTT_PASSWORD_FILE=${2:?--mqtt-password-file needs a file (or - for a prompt/stdin)}; shift ;;
       --camera) CAMERA=${2:?--camera needs a source}; shift ;;
       --bundle) BUNDLE=${2:?--bundle needs a file}; shift ;;
-      --kiosk) KIOSK=${2:?--kiosk needs headless or dashboard}; shift ;;
+      --kiosk) KIOSK=${2:?--kiosk needs headless, dashboard or display}; shift ;;
       --with-mosquitto) WITH_MOSQUITTO=1 ;;
       --init-format) INIT_FORMAT=${2:?--init-format needs auto, systemd or cloudinit}; shift ;;
       --yes) YES=1 ;;
@@ -162,7 +162,7 @@ parse_args() {
       die "--target $TARGET is the image itself (--image $IMAGE): writing it would destroy the image. Give the SD card (/dev/sdX) or a new file name"
     fi
   fi
-  case $KIOSK in headless | dashboard) ;; *) die "--kiosk must be headless or dashboard" ;; esac
+  case $KIOSK in headless | dashboard | display) ;; *) die "--kiosk must be headless, dashboard or display" ;; esac
   case $INIT_FORMAT in auto | systemd | cloudinit) ;; *) die "--init-format must be auto, systemd or cloudinit" ;; esac
   if [[ -n $HOSTNAME_ && ! $HOSTNAME_ =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]]; then
     die "--hostname '$HOSTNAME_': letters, digits and inner hyphens only, at most 63 characters"

@@ -139,6 +139,14 @@ test('writes a compressed image to an image file and adds systemd-style first bo
   assert.equal(again.code, 0, again.stderr);
   assert.equal(bootFile(out, 'cmdline.txt').match(/systemd\.run=/g)?.length, 1);
   assert.equal(provisionEnv(out).EK_KIOSK, 'dashboard');
+  // The camera view at boot (setup.sh --kiosk display) is a mode a card can be flashed with too; a made-up one is refused.
+  const display = run('bash', [flash, '--boot-only', '--target', out, ...common(), '--kiosk', 'display']);
+  assert.equal(display.code, 0, display.stderr);
+  assert.equal(provisionEnv(out).EK_KIOSK, 'display');
+  const wrong = run('bash', [flash, '--boot-only', '--target', out, ...common(), '--kiosk', 'desktop']);
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /--kiosk must be headless, dashboard or display/);
+  assert.equal(provisionEnv(out).EK_KIOSK, 'display', 'a refused run changes nothing');
 });
 
 test('firstrun.sh survives Bookworm\'s initramfs fix-up (raspberrypi-sys-mods imager_fixup) intact', () => {
