@@ -1,6 +1,17 @@
 // Loaded into the soaked kiosk with `node --import` (scripts/bench/soak.ts forks it with an IPC channel): answers
 // each 'sample' message with the process's own memory figures and its open file descriptors. Plain JS, no loader.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** RssAnon / RssFile from /proc/self/status in bytes (Linux; undefined elsewhere): heap vs mapped files (code). */
+function rssParts() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
+  } catch {
+    return {};
+  }
+}
 
 if (typeof process.send === 'function') {
   process.on('message', (m) => {
@@ -15,7 +26,7 @@ if (typeof process.send === 'function') {
     } catch {
       /* not Linux */
     }
-    process.send({ rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, fds });
+    process.send({ rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, fds, ...rssParts() });
   });
   // The IPC channel must not keep the kiosk alive once it wants to exit.
   process.channel?.unref();

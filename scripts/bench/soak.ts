@@ -11,6 +11,11 @@
  * the broker run under nice 10: the benchmark is meant to share a machine. As under systemd, the kiosk gets a
  * $NOTIFY_SOCKET (a python3 datagram listener) and a 2 s watchdog, so the systemd-notify child per ping is soaked too
  * (--no-notify: without).
+ *
+ * Allocator: the kiosk gets the malloc settings of device/emotion-kiosk.service (its MALLOC_*, GLIBC_TUNABLES and
+ * LD_PRELOAD Environment= lines), never the caller's shell's; --env=NAME=VALUE (repeatable) sets or (--env=NAME=)
+ * removes one on top, --no-unit-env starts from glibc's defaults. --warmup=S: samples before S s are warm-up (default
+ * 120 s). (Write these two with `=`: scripts/bench/index.ts takes a bare word after them for a bench name.)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
@@ -30,12 +35,23 @@ export interface SoakOptions {
   clip: string;
   restartEveryS: number;
   sampleEveryS: number;
+  /** Samples before this are warm-up (default: 2 min, or a fifth of a short run). */
+  warmupS: number;
+  /** The allocator settings of device/emotion-kiosk.service (its Environment= lines), as the device runs them. */
+  unitEnv: boolean;
+  /** --env NAME=VALUE (repeatable): set in the kiosk's environment, over the unit's; NAME= removes it. */
+  env: Record<string, string>;
 }
 
 export interface Sample {
   tS: number;
   rss: number;
   heapUsed: number;
+  /** V8's external memory (Buffers, ArrayBuffers; not OpenCV Mats, whose accounting is off). */
+  external: number;
+  /** Linux: the anonymous (malloc, V8) and file-backed (code of the libraries) parts of the RSS. */
+  rssAnon?: number;
+  rssFile?: number;
   fds: number;
 }
 
@@ -47,14 +63,46 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
   };
   const minutes = Number(value('--minutes') ?? 10);
   if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${value('--minutes')}`);
+  const env: Record<string, string> = {};
+  argv.forEach((a, i) => {
+    const kv = a === '--env' ? argv[i + 1] : a.startsWith('--env=') ? a.slice('--env='.length) : undefined;
+    if (kv === undefined) return;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(kv);
+    if (!m) throw new Error(`--env: expected NAME=VALUE, got ${kv}`);
+    env[m[1]!] = m[2]!;
+  });
+  const warmup = value('--warmup');
+  if (warmup !== undefined && !(Number(warmup) >= 0)) throw new Error(`--warmup: expected seconds >= 0, got ${warmup}`);
   return {
     minutes,
     fast: argv.includes('--fast'),
+    warmupS: warmup !== undefined ? Number(warmup) : Math.min(120, (minutes * 60) / 5),
+    unitEnv: !argv.includes('--no-unit-env'),
+    env,
     notify: !argv.includes('--no-notify'),
     clip: value('--clip') ?? '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
     restartEveryS: Number(value('--restart-every') ?? 60),
     sampleEveryS: Number(value('--sample-every') ?? 10),
   };
+}
+
+/**
+ * The process-level settings of the systemd unit that change how the kiosk uses memory (glibc malloc tunables, a
+ * preloaded allocator), from its Environment= lines: the soak runs the kiosk with them, as a device does.
+ */
+export function unitAllocatorEnv(unitText: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of unitText.split('\n')) {
+    const m = /^\s*Environment=(.*)$/.exec(line);
+    if (!m) continue;
+    // One assignment per line in this unit; quotes allowed around it.
+    const kv = m[1]!.trim().replace(/^"(.*)"$/, '$1');
+    const eq = kv.indexOf('=');
+    if (eq <= 0) continue;
+    const name = kv.slice(0, eq);
+    if (/^(MALLOC_\w+|GLIBC_TUNABLES|LD_PRELOAD)$/.test(name)) env[name] = kv.slice(eq + 1);
+  }
+  return env;
 }
 
 /** Least-squares slope of y over x (units of y per unit of x); NaN with fewer than two points. */
@@ -159,6 +207,14 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   const summaryFile = path.join(dir, 'summary.json');
   const notify = o.notify ? await notifyListener(path.join(dir, 'notify.sock')) : undefined;
   const logFile = path.join(dir, 'kiosk.log');
+  const unitFile = path.join(repoRoot, 'device', 'emotion-kiosk.service');
+  const allocEnv = { ...(o.unitEnv && existsSync(unitFile) ? unitAllocatorEnv(readFileSync(unitFile, 'utf8')) : {}), ...o.env };
+  const kioskEnv: NodeJS.ProcessEnv = { ...process.env, EMOTION_KIOSK_CONFIG: '', ...(notify ? { NOTIFY_SOCKET: notify.socket, WATCHDOG_USEC: '2000000' } : {}) };
+  // The soak's own shell must not decide the allocator: only the unit's settings and --env apply.
+  for (const k of Object.keys(kioskEnv)) if (/^(MALLOC_\w+|GLIBC_TUNABLES|LD_PRELOAD)$/.test(k)) delete kioskEnv[k];
+  for (const [k, v] of Object.entries(allocEnv)) if (v === '') delete kioskEnv[k];
+  else kioskEnv[k] = v;
+  const allocWords = Object.entries(allocEnv).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${v}`).join(' ') || 'none (glibc defaults)';
 
   const broker = new Broker(port, conf);
   await broker.up();
@@ -167,7 +223,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
 
   const args = ['run', '--config', config, '--headless', '--events', 'none', '--source', o.clip, '--loop', '--summary-json', summaryFile, ...(o.fast ? [] : ['--realtime'])];
   const log = openSync(logFile, 'w');
-  const kiosk = fork(cli, args, { execArgv: ['--expose-gc', '--import', path.join(here, 'soak-probe.mjs')], stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, EMOTION_KIOSK_CONFIG: '', ...(notify ? { NOTIFY_SOCKET: notify.socket, WATCHDOG_USEC: '2000000' } : {}) } });
+  const kiosk = fork(cli, args, { execArgv: ['--expose-gc', '--import', path.join(here, 'soak-probe.mjs')], stdio: ['ignore', log, log, 'ipc'], env: kioskEnv });
   try {
     os.setPriority(kiosk.pid!, 10);
   } catch {
@@ -175,6 +231,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   }
   const exited = new Promise<number | null>((r) => kiosk.once('exit', (code) => r(code)));
   console.log(`soak: ${o.minutes} min, ${path.basename(o.clip)} looped ${o.fast ? 'as fast as it decodes' : 'at its own rate (--realtime)'}, mosquitto on :${port} restarted every ${o.restartEveryS} s, samples every ${o.sampleEveryS} s (files in ${dir})`);
+  console.log(`  allocator settings: ${allocWords}${o.unitEnv ? ' (device/emotion-kiosk.service' + (Object.keys(o.env).length ? ' and --env' : '') + ')' : ''}`);
 
   const started = Date.now();
   const end = started + o.minutes * 60_000;
@@ -185,9 +242,9 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
     const now = Date.now();
     if (now >= nextSample) {
       nextSample += o.sampleEveryS * 1000;
-      const s = await ask<{ rss: number; heapUsed: number; fds: number }>(kiosk, 'sample');
+      const s = await ask<Omit<Sample, 'tS'>>(kiosk, 'sample');
       if (s) {
-        samples.push({ tS: (Date.now() - started) / 1000, rss: s.rss, heapUsed: s.heapUsed, fds: s.fds });
+        samples.push({ tS: (Date.now() - started) / 1000, rss: s.rss, heapUsed: s.heapUsed, external: s.external, rssAnon: s.rssAnon, rssFile: s.rssFile, fds: s.fds });
         const last = samples.at(-1)!;
         if (samples.length % 6 === 1) console.log(`  t=${last.tS.toFixed(0)} s  rss ${(last.rss / 1e6).toFixed(1)} MB  heap ${(last.heapUsed / 1e6).toFixed(1)} MB  fds ${last.fds}  broker restarts ${broker.restarts}`);
       }
@@ -223,7 +280,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   notify?.proc.kill();
   await broker.down();
 
-  const warmS = Math.min(120, (o.minutes * 60) / 5);
+  const warmS = o.warmupS;
   const after = samples.filter((s) => s.tS >= warmS);
   const mbPerHour = slope(after.map((s) => [s.tS / 3600, s.rss / 1e6] as const));
   const heap = samples.map((s) => s.heapUsed / 1e6);
@@ -234,8 +291,18 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
   const half = samples.filter((s) => s.tS >= (o.minutes * 60) / 2);
   const halfSlope = slope(half.map((s) => [s.tS / 3600, s.rss / 1e6] as const));
   console.log(`  RSS slope over the second half (${half.length} samples): ${halfSlope.toFixed(2)} MB/hour  (a slope that falls from the first figure to this one is warm-up still settling, not a leak)`);
+  if (after.every((s) => s.rssAnon !== undefined && s.rssFile !== undefined)) {
+    const part = (k: 'rssAnon' | 'rssFile') => slope(after.map((s) => [s.tS / 3600, s[k]! / 1e6] as const)).toFixed(2);
+    console.log(`  of which anonymous memory (malloc, V8) ${part('rssAnon')} MB/hour, mapped files (library code) ${part('rssFile')} MB/hour`);
+  }
   console.log(`  V8 heap used (after a full GC at each sample): min ${Math.min(...heap).toFixed(1)} MB, max ${Math.max(...heap).toFixed(1)} MB; after warm-up min ${Math.min(...after.map((s) => s.heapUsed / 1e6)).toFixed(1)}, max ${Math.max(...after.map((s) => s.heapUsed / 1e6)).toFixed(1)}`);
-  console.log(`  open fds: ${first?.fds ?? '?'} at start, ${after[0]?.fds ?? '?'} after warm-up, ${last?.fds ?? '?'} at the end (max ${Math.max(...samples.map((s) => s.fds))})`);
+  // A sample also sees short-lived descriptors (the pipe of a systemd-notify child, a socket reconnecting to the
+  // restarted broker): the ones that stay open are the least count of each minute.
+  const fdFloor = (from: number, to: number) => Math.min(...samples.filter((s) => s.tS >= from && s.tS < to).map((s) => s.fds));
+  const endS = last?.tS ?? 0;
+  console.log(
+    `  open fds (the least in a minute of samples; short-lived ones from child processes and reconnects aside): ${fdFloor(warmS, warmS + 60)} in the minute after warm-up, ${fdFloor(endS - 60, endS + 1)} in the last minute (single samples: ${first?.fds ?? '?'} at start, ${last?.fds ?? '?'} at the end, max ${Math.max(...samples.map((s) => s.fds))})`,
+  );
   // Events the kiosk could not hand over before it stopped stay in its durable outbox (sent after its next start).
   const kept = Number(/(\d+) event\(s\) stay in the outbox/.exec(readFileSync(logFile, 'utf8'))?.[1] ?? 0);
   const missing = Number.isFinite(generated) && delivered ? generated - delivered.distinct - kept : Number.NaN;
@@ -243,7 +310,7 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
     `  events: ${generated} generated, ${delivered?.distinct ?? '?'} delivered (distinct ids; ${delivered?.received ?? '?'} messages incl. QoS 1 duplicates), ${kept} still in the outbox at stop, ${Number.isNaN(missing) ? '?' : missing} missing`,
   );
   if (notify) console.log(`  systemd notify: ${notify.counts.READY} READY, ${notify.counts.WATCHDOG} WATCHDOG pings (every 1 s while frames arrive), ${notify.counts.STOPPING} STOPPING`);
-  writeFileSync(path.join(dir, 'samples.json'), JSON.stringify({ options: o, samples, generated, delivered, restarts: broker.restarts }, null, 1));
+  writeFileSync(path.join(dir, 'samples.json'), JSON.stringify({ options: o, allocator: allocEnv, samples, generated, delivered, restarts: broker.restarts }, null, 1));
   if (process.env.EK_SOAK_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
   else console.log(`  kept ${dir}`);
 }
