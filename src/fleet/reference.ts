@@ -153,31 +153,35 @@ const median = (xs: number[]) => {
 
 /**
  * Runs the candidate on the reference faces and times it against the current model: one face per run (as a frame
- * with one face), the two models alternating face by face so that both see the same load on a busy device. After a
- * warm-up pass over the set (a new session's first runs are slow), each face's time is its fastest of `rounds` runs
+ * with one face), the two models alternating face by face (and which goes first) so that both see the same load on a
+ * busy device. After a
+ * first pass over the set (the agreement; a new session's first runs are slow), each face's time is its fastest of `rounds` runs
  * (a load spike lengthens a run, nothing shortens one) and a model's time per face the median over the faces. A
- * ratio over MAX_LATENCY_RATIO is measured again (up to `attempts` times, the best kept): one busy second of the
+ * ratio over MAX_LATENCY_RATIO is measured once more (`attempts`, the better kept): one busy second of the
  * device does not refuse a model, a model that is slower every time is.
  */
 export async function runReferenceCheck(candidate: Classifies, current: Classifies, ref: ReferenceCrops, o: { rounds?: number; attempts?: number } = {}): Promise<ReferenceFigures> {
-  const rounds = o.rounds ?? 3;
+  const rounds = o.rounds ?? 2;
   const got: EmotionScores[] = [];
   for (const crop of ref.crops) {
     await current.classify([crop]);
     got.push((await candidate.classify([crop]))[0]!);
   }
   let best: { candidateMsPerFace: number; currentMsPerFace: number; latencyRatio: number } | null = null;
-  for (let attempt = 0; attempt < (o.attempts ?? 3) && !(best && best.latencyRatio <= MAX_LATENCY_RATIO); attempt++) {
+  for (let attempt = 0; attempt < (o.attempts ?? 2) && !(best && best.latencyRatio <= MAX_LATENCY_RATIO); attempt++) {
     const tCandidate = ref.crops.map(() => Infinity);
     const tCurrent = ref.crops.map(() => Infinity);
     for (let r = 0; r < rounds; r++) {
       for (const [i, crop] of ref.crops.entries()) {
-        let t = performance.now();
-        await current.classify([crop]);
-        tCurrent[i] = Math.min(tCurrent[i]!, performance.now() - t);
-        t = performance.now();
-        await candidate.classify([crop]);
-        tCandidate[i] = Math.min(tCandidate[i]!, performance.now() - t);
+        // which model runs a face first alternates (the second run of a crop finds it in the caches)
+        const order = (i + r) % 2 === 0 ? [current, candidate] : [candidate, current];
+        for (const m of order) {
+          const t = performance.now();
+          await m.classify([crop]);
+          const ms = performance.now() - t;
+          if (m === current) tCurrent[i] = Math.min(tCurrent[i]!, ms);
+          else tCandidate[i] = Math.min(tCandidate[i]!, ms);
+        }
       }
     }
     const candidateMsPerFace = median(tCandidate);

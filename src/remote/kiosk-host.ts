@@ -261,6 +261,7 @@ export class KioskHost implements RemoteHost {
   }
   private async verifyModelUpdate(params: unknown): Promise<Record<string, unknown>> {
     const r = this.cfg.remote;
+    this.d.logger.info(`model/update: ${(params as ModelUpdateParams).size} bytes received; checking size, sha256, signature, manifest, then the reference faces`);
     return receiveModelUpdate(params as ModelUpdateParams, {
       modelKeyFile: r.modelKey!,
       dataDir: this.cfg.dataDir,
