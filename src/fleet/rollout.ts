@@ -33,7 +33,7 @@ export function publishPacketBytes(topic: string, payloadBytes: number): number 
 /** Null when the broker takes a packet this big; else what to change, in plain words. Pure. */
 export function brokerLimitProblem(packetBytes: number, maximumPacketSize: number | undefined): string | null {
   if (maximumPacketSize === undefined || packetBytes <= maximumPacketSize) return null;
-  return `the broker accepts packets of at most ${maximumPacketSize} bytes (mosquitto: max_packet_size) and this model update is ${packetBytes} bytes: set max_packet_size to ${packetBytes} or more (0: no limit) and message_size_limit to 0 or at least that, then run the rollout again`;
+  return `the broker accepts packets of at most ${maximumPacketSize} bytes (mosquitto: max_packet_size) and this model update is ${packetBytes} bytes: set max_packet_size to ${packetBytes} or more (or remove it: no limit) and message_size_limit to 0 or at least that, then run the rollout again`;
 }
 
 export interface RolloutOptions {
