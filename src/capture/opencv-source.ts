@@ -140,6 +140,7 @@ export class OpenCvFrameSource implements FrameSource {
           throw new SourceError(`${this.description} stopped delivering frames after ${this.index} (unplugged, stream dropped or pipeline ended)`, true);
         }
         if (!camera.loop) return null;
+        mat.release();
         logger.debug(`${this.description}: end after ${this.index} frames, looping`);
         if (target.kind === 'images') {
           // reset() would reopen with CAP_ANY (FFmpeg's image2 demuxer, another decoder): a fresh image-sequence capture.
@@ -272,12 +273,21 @@ function isFiniteSource(t: OpenCvTarget): boolean {
   return t.kind === 'file' || t.kind === 'images';
 }
 
-/** Frames are BGR 8UC3 by contract; grey or BGRA sources are converted. */
-function toBgr(mat: Mat): Mat {
+/**
+ * Frames are BGR 8UC3 by contract; grey or BGRA sources are converted, and the original is released at once (V8 does
+ * not see a Mat's pixels, so nothing would prompt a garbage collection to free it).
+ */
+export function toBgr(mat: Mat): Mat {
   if (mat.type === cv.CV_8UC3) return mat;
-  if (mat.type === cv.CV_8UC1) return mat.cvtColor(cv.COLOR_GRAY2BGR);
-  if (mat.type === cv.CV_8UC4) return mat.cvtColor(cv.COLOR_BGRA2BGR);
-  throw new SourceError(`unsupported frame format (OpenCV type ${mat.type}, ${mat.channels} channels); expected 8-bit BGR`, false);
+  const code = mat.type === cv.CV_8UC1 ? cv.COLOR_GRAY2BGR : mat.type === cv.CV_8UC4 ? cv.COLOR_BGRA2BGR : undefined;
+  if (code !== undefined) {
+    const bgr = mat.cvtColor(code);
+    mat.release();
+    return bgr;
+  }
+  const message = `unsupported frame format (OpenCV type ${mat.type}, ${mat.channels} channels); expected 8-bit BGR`;
+  mat.release();
+  throw new SourceError(message, false);
 }
 
 /** opencv4nodejs throws plain strings ("VideoCapture::New - failed to open capture"). */
