@@ -5,11 +5,12 @@
  * Per-face cost is not measured here: `npm run bench -- views` (one core).
  *
  *   nice -n 5 node --import tsx scripts/ablate-views.ts --model m.int8.onnx [--model m.onnx] \
- *     [--list models/splits/fer2013-val.txt] [--data /work/shared/fer2013] [--out models/reports/<run>/views.json]
+ *     [--list models/splits/fer2013-val.txt] [--data ../shared/fer2013] [--out models/reports/<run>/views.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fer2013Dir } from './lib/fer2013-dir.js';
 import { loadManifest } from '../src/model/manifest.js';
 import { confusionMatrix, reportFromConfusion } from '../src/model/metrics.js';
 import { viewCount, viewsOf } from '../src/model/preprocess.js';
@@ -23,7 +24,7 @@ const { values: a } = parseArgs({
   options: {
     model: { type: 'string', multiple: true },
     list: { type: 'string', default: 'models/splits/fer2013-val.txt' },
-    data: { type: 'string', default: '/work/shared/fer2013' },
+    data: { type: 'string', default: fer2013Dir },
     out: { type: 'string' },
   },
 });

@@ -12,6 +12,7 @@
 # The exported models stay under --work/models (the shipped models in models/ are not touched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fer=${FER2013_DIR:-$(cd .. && pwd)/shared/fer2013}
 
 run="" work="" interim="" report_to=""
 clips=() notes=()
@@ -43,7 +44,7 @@ echo "== $name: best epoch $epoch (copied to $copy)"
 float="$work/models/deep_emotion.onnx"
 int8="$work/models/deep_emotion.int8.onnx"
 "${tsx[@]}" scripts/export-onnx.ts --checkpoint "$copy/best" --out "$float" --run "$name" --test-time-flip --crop-zooms 1,1.1
-"${tsx[@]}" scripts/quantize.ts --model "$float" --data /work/shared/fer2013/train
+"${tsx[@]}" scripts/quantize.ts --model "$float" --data "$fer"/train
 
 ev="$work/eval"
 "${tsx[@]}" scripts/ablate-views.ts --model "$int8" --model "$float" --out "$ev/views.json"
@@ -53,7 +54,7 @@ ev="$work/eval"
 "${tsx[@]}" scripts/calibrate-crop.ts --model "$int8" --out "$ev/crop-calibration.json"
 
 if [ ${#clips[@]} -eq 0 ]; then
-  "${tsx[@]}" scripts/make-eval-clip.ts --data /work/shared/fer2013 --list models/splits/fer2013-val.txt --seed 13 --out "$work/val-clip"
+  "${tsx[@]}" scripts/make-eval-clip.ts --data "$fer" --list models/splits/fer2013-val.txt --seed 13 --out "$work/val-clip"
   clips=("$work/val-clip/clip.avi")
 fi
 i=0

@@ -6,7 +6,7 @@
  * that overlaps the pasted square most is compared with it. The fit is the median scale and offset
  * (src/onnx/crop-calibration.ts), with the interquartile spread.
  *
- *   nice -n 5 node --import tsx scripts/calibrate-crop.ts [--list models/splits/fer2013-val.txt] [--data /work/shared/fer2013] \
+ *   nice -n 5 node --import tsx scripts/calibrate-crop.ts [--list models/splits/fer2013-val.txt] [--data ../shared/fer2013] \
  *     [--limit 2873] [--min-size 120] [--max-size 240] [--seed 13] [--config kiosk.yaml] [--model m.int8.onnx] \
  *     --out models/reports/<run>/crop-calibration.json
  *
@@ -19,6 +19,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fer2013Dir } from './lib/fer2013-dir.js';
 import { loadConfig } from '../src/config/load.js';
 import { iou, type Box } from '../src/detection/geometry.js';
 import { cropGray, HaarFaceDetector, loadGrayImage } from '../src/detection/haar-detector.js';
@@ -34,7 +35,7 @@ import { cv } from '../src/vision/opencv.js';
 const { values: a } = parseArgs({
   options: {
     list: { type: 'string', default: 'models/splits/fer2013-val.txt' },
-    data: { type: 'string', default: '/work/shared/fer2013' },
+    data: { type: 'string', default: fer2013Dir },
     limit: { type: 'string' },
     'min-size': { type: 'string', default: '120' },
     'max-size': { type: 'string', default: '240' },

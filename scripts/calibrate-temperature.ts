@@ -5,11 +5,12 @@
  * manifest, where the runtime classifier applies it. Fit float and int8 models separately (each its own manifest).
  *
  *   nice -n 5 node --import tsx scripts/calibrate-temperature.ts --model models/deep_emotion.int8.onnx [--write] \
- *     [--list models/splits/fer2013-val.txt] [--data /work/shared/fer2013] [--out models/reports/<run>/temperature.json]
+ *     [--list models/splits/fer2013-val.txt] [--data ../shared/fer2013] [--out models/reports/<run>/temperature.json]
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fer2013Dir } from './lib/fer2013-dir.js';
 import { loadManifest, manifestPathFor, manifestSchema } from '../src/model/manifest.js';
 import { viewCount, viewsOf } from '../src/model/preprocess.js';
 import { GraphRunner } from '../src/onnx/ort-runner.js';
@@ -22,7 +23,7 @@ const { values: a } = parseArgs({
     model: { type: 'string' },
     write: { type: 'boolean', default: false },
     list: { type: 'string', default: 'models/splits/fer2013-val.txt' },
-    data: { type: 'string', default: '/work/shared/fer2013' },
+    data: { type: 'string', default: fer2013Dir },
     out: { type: 'string' },
   },
 });

@@ -2,9 +2,9 @@
  * Makes an evaluation clip for `emotion-kiosk evaluate --clip`: labelled faces (FER2013 48x48 crops, upscaled to
  * --face-size) pasted into a 960x540 scene at known places, with the ground truth beside it.
  *
- *   node --import tsx scripts/make-eval-clip.ts --data /work/shared/fer2013/test --prefix PublicTest_ --out runs/clip \
+ *   node --import tsx scripts/make-eval-clip.ts --data ../shared/fer2013/test --prefix PublicTest_ --out runs/clip \
  *     [--pairs 100] [--statics 30] [--seed 1] [--fps 15]
- *   node --import tsx scripts/make-eval-clip.ts --data /work/shared/fer2013 --list models/splits/fer2013-val.txt --out runs/val-clip
+ *   node --import tsx scripts/make-eval-clip.ts --data ../shared/fer2013 --list models/splits/fer2013-val.txt --out runs/val-clip
  *
  * Writes <out>/clip.avi (MJPG, read back to check its frame count) and <out>/clip.json (src/evaluation/clip-plan.ts:
  * per item its box and, per segment, the frame range, label and source image). Pairs: face A for --hold-ms, face B

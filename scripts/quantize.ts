@@ -1,7 +1,7 @@
 /**
- * Usage: node --import tsx scripts/quantize.ts --model models/deep_emotion.onnx --data /work/shared/fer2013/train
+ * Usage: node --import tsx scripts/quantize.ts --model models/deep_emotion.onnx --data ../shared/fer2013/train
  *          [--out models/deep_emotion.int8.onnx] [--images 500] [--percentile 99.99] [--attention-weights auto|int8|float]
- *          [--check /work/shared/fer2013/test]
+ *          [--check ../shared/fer2013/test]
  * INT8 static QDQ quantization (S8S8, per-channel weights) calibrated on training images; writes the int8 model and
  * its manifest; with --check, reports top-1 agreement with the float model on a labelled folder.
  */

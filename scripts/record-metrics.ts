@@ -1,6 +1,6 @@
 /**
  * Usage:
- *   node dist/cli/main.js evaluate --model models/deep_emotion.int8.onnx --data /work/shared/fer2013/test --json > eval.json
+ *   node dist/cli/main.js evaluate --model models/deep_emotion.int8.onnx --data ../shared/fer2013/test --json > eval.json
  *   node --import tsx scripts/record-metrics.ts --model models/deep_emotion.int8.onnx --evaluation eval.json \
  *     --dataset "FER2013 PublicTest (3,589 images)"
  * Writes the measured accuracy into the model's manifest (metrics block).

@@ -15,8 +15,9 @@ import { GraphRunner } from '../../src/onnx/ort-runner.js';
 import { quantizeModelFile } from '../../src/onnx/quantize-model.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 import { quantile } from '../../src/util/stats.js';
+import { fer2013Dir } from '../lib/fer2013-dir.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 const SHIPPED_FLOAT = 'models/deep_emotion.onnx';
 const SHIPPED_INT8 = 'models/deep_emotion.int8.onnx';
 

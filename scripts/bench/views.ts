@@ -14,8 +14,9 @@ import { evenlySpaced, listFaceImages, readGreyFace } from '../../src/onnx/fer-i
 import { GraphRunner } from '../../src/onnx/ort-runner.js';
 import { ABLATION_VIEW_SETS } from '../../src/onnx/view-sets.js';
 import { quantile } from '../../src/util/stats.js';
+import { fer2013Dir } from '../lib/fer2013-dir.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 
 export async function benchViews(argv: readonly string[]): Promise<void> {
   const i = argv.indexOf('--model');

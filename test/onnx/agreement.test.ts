@@ -9,6 +9,7 @@ import { manifestPathFor } from '../../src/model/manifest.js';
 import { compareModels, modelProbabilities } from '../../src/onnx/agreement.js';
 import { evenlySpaced, listFaceImages, readGreyFace } from '../../src/onnx/fer-images.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
 let tmp: string;
 let model: string;
@@ -25,7 +26,7 @@ for (const [flip, zooms] of [[false, [1]], [true, [1]], [true, [1, 1.1]]] as con
     const manifestFile = manifestPathFor(model);
     const m = JSON.parse(await readFile(manifestFile, 'utf8')) as Record<string, unknown>;
     await writeFile(manifestFile, JSON.stringify({ ...m, testTimeFlip: flip, cropZooms: zooms }));
-    const images = evenlySpaced(listFaceImages('/work/shared/fer2013/test'), 10);
+    const images = evenlySpaced(listFaceImages(path.join(fer2013Dir, 'test')), 10);
     const rows: Float32Array[] = [];
     for await (const r of modelProbabilities(model, images, 4)) for (let i = 0; i < r.images.length; i++) rows.push(r.probs.slice(i * 7, i * 7 + 7));
     const c = await EmotionClassifier.load(model);
@@ -37,7 +38,7 @@ for (const [flip, zooms] of [[false, [1]], [true, [1]], [true, [1, 1.1]]] as con
 }
 
 test('a model agrees with itself completely', async () => {
-  const a = await compareModels(model, model, evenlySpaced(listFaceImages('/work/shared/fer2013/test'), 50));
+  const a = await compareModels(model, model, evenlySpaced(listFaceImages(path.join(fer2013Dir, 'test')), 50));
   assert.equal(a.n, 50);
   assert.equal(a.top1Agreement, 1);
   assert.equal(a.maxAbsProbDiff, 0);

@@ -1,4 +1,5 @@
 /** Empirical bias correction: after it, the int8-rounded weights give the float model's per-channel output means. */
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { biasCorrect, correctableNodes, outputMeans } from '../../src/onnx/bias-correction.js';
@@ -9,10 +10,11 @@ import { fakeQuantizePerChannel } from '../../src/onnx/quant-math.js';
 import { randomDeepEmotion } from '../../src/onnx/random-network.js';
 import { UNTRAINED_NORMALIZATION } from '../../src/onnx/untrained.js';
 import type { OnnxGraph } from '../../src/onnx/graph.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
 test('bias correction cancels the mean shift that int8 weight rounding causes, layer by layer', async () => {
   const g = exportNetwork(randomDeepEmotion({ seed: 21, thetaNoise: 0.01 }));
-  const images = evenlySpaced(listFaceImages('/work/shared/fer2013/train'), 96);
+  const images = evenlySpaced(listFaceImages(path.join(fer2013Dir, 'train')), 96);
   const decoded = [...faceBatches(images, 48, UNTRAINED_NORMALIZATION, undefined, 32)];
   const batches = () => decoded;
   const nodes = correctableNodes(g);

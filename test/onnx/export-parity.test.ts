@@ -19,8 +19,9 @@ import { loadManifest } from '../../src/model/manifest.js';
 import { softmaxRows, cropsToTensorData } from '../../src/model/preprocess.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/training/checkpoint.js';
 import { DeepEmotion, defaultModelConfig, type ModelConfig } from '../../src/training/model.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
-const FER_TEST = '/work/shared/fer2013/test';
+const FER_TEST = path.join(fer2013Dir, 'test');
 let tmp: string;
 
 before(async () => {

@@ -22,8 +22,9 @@ import { evenlySpaced, listFaceImages } from '../../src/onnx/fer-images.js';
 import { readModel } from '../../src/onnx/onnx-file.js';
 import { int8PathFor, quantizeModelFile } from '../../src/onnx/quantize-model.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 const SHIPPED_FLOAT = path.resolve('models/deep_emotion.onnx');
 const SHIPPED_INT8 = path.resolve('models/deep_emotion.int8.onnx');
 

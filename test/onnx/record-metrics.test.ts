@@ -8,6 +8,7 @@ import { evaluateModel } from '../../src/cli/evaluate.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { parseEvaluation, recordMetrics } from '../../src/onnx/record-metrics.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
 let tmp: string;
 let model: string;
@@ -20,7 +21,7 @@ after(async () => {
 });
 
 test('records the accuracy that emotion-kiosk evaluate measured', async () => {
-  const result = await evaluateModel({ model, data: '/work/shared/fer2013/test', limit: 40 });
+  const result = await evaluateModel({ model, data: path.join(fer2013Dir, 'test'), limit: 40 });
   const evaluation = parseEvaluation(JSON.stringify(result), 'eval.json');
   const m = await recordMetrics(model, evaluation, 'FER2013 PublicTest (first 40 images)');
   assert.equal(m.metrics?.n, 40);
@@ -30,7 +31,7 @@ test('records the accuracy that emotion-kiosk evaluate measured', async () => {
 });
 
 test('refuses an evaluation of another model or version, and non-evaluate JSON', async () => {
-  const result = await evaluateModel({ model, data: '/work/shared/fer2013/test', limit: 5 });
+  const result = await evaluateModel({ model, data: path.join(fer2013Dir, 'test'), limit: 5 });
   const other = parseEvaluation(JSON.stringify({ ...result, model: path.join(tmp, 'other.onnx') }), 'x');
   await assert.rejects(recordMetrics(model, other, 'd'), /measured .*other.onnx, not/);
   const stale = parseEvaluation(JSON.stringify({ ...result, modelVersion: 'old' }), 'x');

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { EMOTIONS } from '../../src/model/labels.js';
 import { classCounts, DatasetError, decodeGrey48, loadFer2013, loadFer2013Csv, loadValidation, parseFer2013CsvRow } from '../../src/training/fer2013.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 let tmp: string;
 /** A few real images per class: [class index, file path]. */
 const picked: { label: number; file: string; split: 'PublicTest' | 'Training' }[] = [];

@@ -15,8 +15,9 @@ import { Sgd } from '../../src/training/sgd.js';
 import { shardGradients } from '../../src/training/shard-gradients.js';
 import { DeepEmotion, defaultModelConfig } from '../../src/training/model.js';
 import { DEFAULT_TRAIN, train, type TrainOptions } from '../../src/training/trainer.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 const SIZE = 48;
 let tmp: string;
 let trainData: FerDataset;

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadFer2013, type FerDataset } from '../../src/training/fer2013.js';
 import { applySplit, DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, formatSplitFile, parseSplitFile, splitKey, splitTraining, stratifiedSplit } from '../../src/training/split.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 let tmp: string;
 

@@ -11,8 +11,9 @@ import { loadCheckpoint } from '../../src/training/checkpoint.js';
 import { loadFer2013, type FerDataset } from '../../src/training/fer2013.js';
 import { DeepEmotion, defaultModelConfig } from '../../src/training/model.js';
 import { DEFAULT_TRAIN, makeBatch, meanStd, train, type TrainOptions } from '../../src/training/trainer.js';
+import { fer2013Dir } from '../helpers/fixtures.js';
 
-const FER = '/work/shared/fer2013';
+const FER = fer2013Dir;
 let tmp: string;
 let trainData: FerDataset;
 let valData: FerDataset;
