@@ -20,6 +20,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fer2013Dir } from './lib/fer2013-dir.js';
+import { sceneBackground } from './lib/scene-background.js';
 import { loadConfig } from '../src/config/load.js';
 import { iou, type Box } from '../src/detection/geometry.js';
 import { cropGray, HaarFaceDetector, loadGrayImage } from '../src/detection/haar-detector.js';
@@ -61,20 +62,6 @@ function int(name: 'limit' | 'min-size' | 'max-size' | 'seed', min: number): num
 
 const W = 960;
 const H = 540;
-
-/** The evaluation clip's background (scripts/make-eval-clip.ts): a soft gradient with no edges to mistake for faces. */
-function scene(): Buffer {
-  const buf = Buffer.alloc(W * H * 3);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const o = (y * W + x) * 3;
-      buf[o] = 120 + Math.round((30 * x) / W);
-      buf[o + 1] = 105 + Math.round((25 * y) / H);
-      buf[o + 2] = 95 + Math.round((15 * (x + y)) / (W + H));
-    }
-  }
-  return buf;
-}
 
 /** The square the runtime would cut for `g`, in whole pixels, clipped to the frame. */
 function pixelRegion(box: Box, g: CropGeometry): Box {
@@ -136,7 +123,7 @@ async function main(): Promise<void> {
   const { config } = loadConfig({ file: a.config });
   const detector = HaarFaceDetector.load(config.detection.cascade ?? defaultCascadePath, config.detection);
   const rng = new Rng(int('seed', 0));
-  const bg = scene();
+  const bg = sceneBackground(W, H);
   const frame = Buffer.alloc(bg.length);
   const samples: CropGeometry[] = [];
   const faces: Detected[] = [];

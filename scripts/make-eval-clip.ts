@@ -21,6 +21,7 @@ import { seededRandom } from '../src/util/rng.js';
 import { isEmotion } from '../src/model/labels.js';
 import { listLabelledImages } from '../src/model/labelled-folder.js';
 import { cv, type Mat } from '../src/vision/opencv.js';
+import { sceneBackground } from './lib/scene-background.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -103,24 +104,10 @@ function main(): void {
   );
 }
 
-/** A soft two-way gradient: no edges for the detector to mistake for faces. */
-function background(w: number, h: number): Buffer {
-  const buf = Buffer.alloc(w * h * 3);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const o = (y * w + x) * 3;
-      buf[o] = 120 + Math.round((30 * x) / w);
-      buf[o + 1] = 105 + Math.round((25 * y) / h);
-      buf[o + 2] = 95 + Math.round((15 * (x + y)) / (w + h));
-    }
-  }
-  return buf;
-}
-
 function writeClip(truth: ClipTruth, file: string): void {
   const { width: w, height: h, faceSize: size } = truth;
   const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), truth.fps, new cv.Size(w, h), true);
-  const bg = background(w, h);
+  const bg = sceneBackground(w, h);
   const rand = seededRandom((truth.seed ^ 0x5bd1e995) >>> 0);
   // Noise: a fixed table of N(0, sigma) values read from a random offset per face and frame (Box-Muller, once).
   const tableSize = 1 << 18;
