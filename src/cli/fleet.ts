@@ -97,7 +97,7 @@ export function registerFleetCommand(program: Command): void {
         for (const o of outcomes) {
           if ('timeout' in o) {
             failed += 1;
-            process.stdout.write(`${o.deviceId}: no response within ${f.timeout} ms (offline, remote.enabled false, or the ACL)\n`);
+            process.stdout.write(`${o.deviceId}: ${o.error ?? `no response within ${f.timeout} ms (offline, remote.enabled false, or the ACL)`}\n`);
           } else {
             if (o.response.status !== 'ok') failed += 1;
             process.stdout.write(`${o.deviceId}: ${JSON.stringify(o.response)}\n`);

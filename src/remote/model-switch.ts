@@ -65,13 +65,37 @@ export class SwitchableClassifier {
   async classify(crops: readonly Uint8Array[]): Promise<EmotionScores[]> {
     const model = this.current;
     try {
-      return await model.classify(crops);
+      return await this.run(model, crops);
     } catch (err) {
       const prev = this.previous;
       if (!prev || model !== this.current || this.now() - this.switchedAt > this.o.windowMs) throw err;
       this.rollback(`classification failed with ${model.ref.version}: ${(err as Error).message.split('\n')[0]}`);
-      return prev.classify(crops);
+      return this.run(prev, crops);
     }
+  }
+
+  /** Runs that have not finished, per model: a model is closed only when none is left (a rollback during a run). */
+  private readonly inflight = new Map<SwitchableModel, number>();
+  private readonly retiring = new Set<SwitchableModel>();
+
+  private async run(model: SwitchableModel, crops: readonly Uint8Array[]): Promise<EmotionScores[]> {
+    this.inflight.set(model, (this.inflight.get(model) ?? 0) + 1);
+    try {
+      return await model.classify(crops);
+    } finally {
+      const n = (this.inflight.get(model) ?? 1) - 1;
+      if (n > 0) this.inflight.set(model, n);
+      else {
+        this.inflight.delete(model);
+        if (this.retiring.delete(model)) void model.close();
+      }
+    }
+  }
+
+  /** Closes a model now, or after its last run finishes (its session must not be released under a running inference). */
+  private retire(model: SwitchableModel): void {
+    if ((this.inflight.get(model) ?? 0) > 0) this.retiring.add(model);
+    else void model.close();
   }
 
   /** Resolves once the pipeline classifies with `model` (between two frames). */
@@ -90,7 +114,7 @@ export class SwitchableClassifier {
     this.current = prev;
     this.previous = null;
     this.setRef(prev.ref);
-    void bad.close();
+    this.retire(bad);
     this.stateNow = { version: prev.ref.version, previous: bad.ref.version, status: 'rolled_back', since: this.now(), reason };
     this.onState?.(this.stateNow);
     return true;
@@ -131,7 +155,7 @@ export class SwitchableClassifier {
   private applyPending(): void {
     const { model, done } = this.pending!;
     this.pending = null;
-    if (this.previous) void this.previous.close();
+    if (this.previous) this.retire(this.previous);
     this.previous = this.current;
     this.current = model;
     this.switchedAt = this.now();

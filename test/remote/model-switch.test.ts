@@ -98,3 +98,21 @@ test('verifying until the rollback window closes, then active (settle); a rollba
   assert.equal(s2.settle(), true);
   assert.equal(s2.state.status, 'active');
 });
+
+test('a rollback while the new model is still classifying closes it only after that run (its session is not released under it)', async () => {
+  const shared = { name: 'deep_emotion', version: 'v1' };
+  const v1 = fake('v1', 48);
+  let release!: () => void;
+  const slow = { ...fake('v2', 48), closed: 0, classify: (crops: readonly Uint8Array[]) => new Promise<ReturnType<typeof scores>[]>((r) => (release = () => r(crops.map(() => scores('sad'))))), close: async () => void (slow.closed += 1) };
+  const s = new SwitchableClassifier(v1, shared, { windowMs: 60_000 });
+  void s.switchTo(slow);
+  void s.inputSize;
+  const running = s.classify([new Uint8Array(1)]);
+  assert.equal(s.rollback('requested'), true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(slow.closed, 0, 'not closed while its run is in flight');
+  release();
+  assert.equal((await running).length, 1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(slow.closed, 1, 'closed once the run finished');
+});
