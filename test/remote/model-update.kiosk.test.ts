@@ -64,10 +64,12 @@ after(async () => {
   await broker.stop();
 });
 
+let kioskLog = () => '';
 function startKiosk(): { proc: ChildProcess; exited: Promise<number | null>; log: () => string } {
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '--config', configFile, '--events', 'none', '--headless'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  kioskLog = () => `${log}${proc.exitCode !== null || proc.signalCode !== null ? `\n(exited: ${proc.exitCode ?? proc.signalCode})` : ''}`;
   return { proc, exited: new Promise((r) => proc.once('exit', (code) => r(code))), log: () => log };
 }
 
@@ -75,7 +77,9 @@ let seq = 0;
 async function ask(command: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   const transaction = `t${++seq}`;
   await op.client.publishAsync(`${P}/request/${command}`, JSON.stringify({ ...body, transaction }), { qos: 1 });
-  const r = await waitFor(() => op.messages.find((m) => m.topic === `${P}/response/${command}` && (m.json as { transaction?: string }).transaction === transaction), 120_000, `the response to ${command}`);
+  const r = await waitFor(() => op.messages.find((m) => m.topic === `${P}/response/${command}` && (m.json as { transaction?: string }).transaction === transaction), 120_000, `the response to ${command}`).catch((err: Error) => {
+    throw new Error(`${err.message}; the kiosk's log:\n${kioskLog().slice(-4000)}`);
+  });
   return r.json as Record<string, unknown>;
 }
 const events = () => op.on(`${P}/events`).map((m) => m.json as { seq: number; model: { version: string }; type: string });
