@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ROOT_ENV, sh } from './debian-root.js';
 
 /** systemd-nspawn's exit status after a reboot inside the container. */
@@ -20,17 +21,21 @@ export class BootedRoot {
   private leader = 0;
   private exitCode: Promise<number> = Promise.resolve(0);
 
-  /** `logFile` gets the container's console (systemd's boot messages), appended across boots. */
+  /**
+   * `logFile` gets the container's console (systemd's boot messages), appended across boots. `machine`: the
+   * container's name (systemd-nspawn keeps per-name state in /run/systemd/nspawn/), unique per root.
+   */
   constructor(
     readonly root: string,
     private readonly logFile: string,
+    readonly machine = path.basename(path.dirname(path.resolve(root))).replace(/[^A-Za-z0-9-]/g, '-'),
   ) {}
 
   /** Starts the container and waits until its systemd has finished booting; returns `systemctl is-system-running`. */
   async boot(timeoutMs = 5 * 60_000): Promise<string> {
     if (this.child) throw new Error('the container is already running');
     const fd = openSync(this.logFile, 'a');
-    const child = spawn('systemd-nspawn', ['--quiet', '-D', this.root, '--boot', '--register=no', '--keep-unit', '--console=read-only'], { stdio: ['ignore', fd, fd] });
+    const child = spawn('systemd-nspawn', ['--quiet', '-D', this.root, `--machine=${this.machine}`, '--boot', '--register=no', '--keep-unit', '--console=read-only'], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.child = child;
     this.exitCode = new Promise((resolve) =>
