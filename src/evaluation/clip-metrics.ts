@@ -8,7 +8,11 @@
  *   of the same faces on the same frames;
  * - pairs: followed = the face's track `appeared` with the classifier's native prediction for A, then an
  *   `emotion_changed` to its native prediction for B while B was shown, and still reported B when B went;
- * - statics: `emotion_changed` events on faces that never changed.
+ * - statics: `emotion_changed` events on faces that never changed;
+ * - per pair not followed, why (`FollowFailure`, first that applies): the detector first, then the classifier
+ *   through the detector, then the tracker. A track that is lost and comes back at the same place with B's label is
+ *   not followed: the event stream says one visitor left and another appeared (a new faceId), not that the face
+ *   changed, which is what a consumer counting changes per visitor reads.
  */
 import { iou } from '../detection/geometry.js';
 import type { FaceEvent } from '../events/types.js';
@@ -34,6 +38,21 @@ export interface RecordedFrame {
 /** The part of a FaceEvent the metrics read. */
 export type ClipEvent = Pick<FaceEvent, 'type' | 'faceId' | 'emotion' | 'frameIndex' | 'box'> & { previousEmotion?: Emotion };
 
+/**
+ * Why a pair was not followed (the first that applies):
+ * - a-undetected: no track appeared while A was shown (A detected on fewer than confirmFrames frames);
+ * - reappeared: the track was lost and a new one appeared with B's native prediction while B was shown;
+ * - split: the item's track split otherwise;
+ * - a-misread: the track appeared with another class than A's native prediction (the detector's crop reads otherwise);
+ * - b-undetected: B detected on fewer than half its frames;
+ * - b-misread: the detections of B mostly read another class than B's native prediction;
+ * - late: the change to B's prediction came after B was gone;
+ * - unstable: it changed to B's prediction while B was shown, then away;
+ * - tracker: detected and read as natively, and still no change to B's prediction: the change rule's own miss.
+ */
+export const FOLLOW_FAILURES = ['a-undetected', 'reappeared', 'split', 'a-misread', 'b-undetected', 'b-misread', 'late', 'unstable', 'tracker'] as const;
+export type FollowFailure = (typeof FOLLOW_FAILURES)[number];
+
 export interface PairOutcome {
   item: number;
   labels: [Emotion, Emotion];
@@ -52,6 +71,8 @@ export interface PairOutcome {
   detectedMode: [Emotion | null, Emotion | null];
   /** As `followed`, with the predictions through the detector (detectedMode) instead of the native ones. */
   followedDetected: boolean;
+  /** Why it was not followed (null: followed, or nothing to follow: A and B predicted alike natively). */
+  failure: FollowFailure | null;
 }
 
 export interface ClipReport {
@@ -87,6 +108,8 @@ export interface ClipReport {
     correct: number;
     followedCorrect: number;
     followRateCorrect: number;
+    /** The pairs the classifier gets right that were not followed, by reason. */
+    failuresCorrect: Record<FollowFailure, number>;
     /** Tracks that appeared with A's native prediction / changed to B's at some point while B was shown. */
     appearedAsNative: number;
     changedToNative: number;
@@ -273,6 +296,22 @@ export function clipReport(opts: {
       return best;
     };
     const detectedMode: [Emotion | null, Emotion | null] = [mode(a), mode(b)];
+    const failure = (): FollowFailure | null => {
+      if (nativeFollow.ok || nat[0] === nat[1]) return null;
+      if (appeared === undefined || appeared.frameIndex >= b.startFrame) return 'a-undetected';
+      if (count > 1) {
+        const later = (tracksOf.get(item.id) ?? []).map((id) => eventsByFace.get(id)!).filter((l) => l !== evs);
+        const back = later.some((l) => l.some((e) => e.type === 'appeared' && e.frameIndex >= b.startFrame && e.frameIndex < b.endFrame && e.emotion === nat[1]));
+        return back ? 'reappeared' : 'split';
+      }
+      if (appeared.emotion !== nat[0]) return 'a-misread';
+      if (rate(stat(b).detected, scanned(b)) < 0.5) return 'b-undetected';
+      if (detectedMode[1] !== nat[1]) return 'b-misread';
+      const toB = changes.filter(([, e]) => e === nat[1]);
+      if (toB.length > 0 && toB.every(([frame]) => frame >= b.endFrame)) return 'late';
+      if (toB.some(([frame]) => frame >= b.startFrame && frame < b.endFrame)) return 'unstable';
+      return 'tracker';
+    };
     perPair.push({
       item: item.id,
       labels: [a.label, b.label],
@@ -285,6 +324,7 @@ export function clipReport(opts: {
       detectedFraction: [rate(stat(a).detected, scanned(a)), rate(stat(b).detected, scanned(b))],
       detectedMode,
       followedDetected: followsTo(detectedMode[0], detectedMode[1]).ok,
+      failure: failure(),
     });
   }
 
@@ -315,6 +355,7 @@ export function clipReport(opts: {
       correct: correctPairs.length,
       followedCorrect: correctPairs.filter((p) => p.followed).length,
       followRateCorrect: rate(correctPairs.filter((p) => p.followed).length, correctPairs.length),
+      failuresCorrect: Object.fromEntries(FOLLOW_FAILURES.map((f) => [f, correctPairs.filter((p) => p.failure === f).length])) as Record<FollowFailure, number>,
       appearedAsNative: perPair.filter((p) => p.appeared === p.native[0]).length,
       changedToNative: perPair.filter((p) => {
         const item = truth.items[p.item]!;

@@ -110,3 +110,32 @@ test('replayTracker: the tracker over recorded frames, on their clock', () => {
   assert.deepEqual(r.events, { appeared: 2, emotion_changed: 1, left: 2 }, 'the one-frame false detection never became a face');
   assert.deepEqual(replayTracker(frames(), cfg), events, 'deterministic');
 });
+
+test('why a pair was not followed: detection first, then the classifier through the detector, then the tracker', () => {
+  // P's detections: top class per frame (null: not detected); S as in frames().
+  const framesWith = (top: (i: number) => Emotion | null): RecordedFrame[] =>
+    frames().map((f) => {
+      const t = f.index < 20 ? top(f.index) : null;
+      const others = f.detections.filter((d) => d.box.x !== inner(P).x);
+      return { ...f, detections: t === null ? others : [{ box: inner(P), scores: scores(t) }, ...others] };
+    });
+  const failure = (events: ClipEvent[], fr = frames()) => {
+    const r = clipReport({ truth, frames: fr, events, native, framesRead: 30 });
+    return { failure: r.perPair[0]!.failure, counts: r.pairs.failuresCorrect };
+  };
+  assert.equal(failure([ev('appeared', 1, 'happy', 1), ev('emotion_changed', 1, 'sad', 15)]).failure, null, 'followed');
+  const onlyB = framesWith((i) => (i >= 10 ? 'sad' : null));
+  assert.equal(failure([ev('appeared', 1, 'sad', 11)], onlyB).failure, 'a-undetected', 'no face was shown while A was');
+  assert.equal(failure([ev('appeared', 1, 'happy', 1), ev('left', 1, 'happy', 12), ev('appeared', 2, 'sad', 13)]).failure, 'reappeared');
+  assert.equal(failure([ev('appeared', 1, 'surprise', 1)]).failure, 'a-misread');
+  const bLost = framesWith((i) => (i < 10 ? 'happy' : i < 14 ? 'sad' : null));
+  assert.equal(failure([ev('appeared', 1, 'happy', 1)], bLost).failure, 'b-undetected');
+  const bFear = framesWith((i) => (i < 10 ? 'happy' : 'fear'));
+  assert.equal(failure([ev('appeared', 1, 'happy', 1), ev('emotion_changed', 1, 'fear', 15)], bFear).failure, 'b-misread');
+  assert.equal(failure([ev('appeared', 1, 'happy', 1), ev('emotion_changed', 1, 'sad', 21)]).failure, 'late');
+  assert.equal(failure([ev('appeared', 1, 'happy', 1), ev('emotion_changed', 1, 'sad', 14), ev('emotion_changed', 1, 'happy', 18)]).failure, 'unstable');
+  const missed = failure([ev('appeared', 1, 'happy', 1)]);
+  assert.equal(missed.failure, 'tracker', 'detected and read as natively, yet no change: the change rule missed it');
+  assert.equal(missed.counts.tracker, 1);
+  assert.equal(Object.values(missed.counts).reduce((a, b) => a + b, 0), 1, 'one failure per pair the classifier gets right');
+});
