@@ -58,7 +58,7 @@ const modelState = (id: string) => (op.last(`${P}/${id}/model`)?.json as { model
 before(async () => {
   broker = await Mosquitto.start();
   assert.equal((await cli(['fleet', 'keygen', '--out', path.join(dir, 'ops')])).code, 0);
-  op = await Collector.connect(broker.url, [`${P}/+/model`, `${P}/latest_model`]);
+  op = await Collector.connect(broker.url, [`${P}/+/model`, `${P}/latest_model`, 'homeassistant/update/+/model/config']);
   for (const [id, clip] of Object.entries(CLIPS)) {
     const cfg = path.join(dir, `${id}.json`);
     writeFileSync(
@@ -69,7 +69,8 @@ before(async () => {
         camera: { loop: true },
         display: { enabled: false },
         detection: { everyNthFrame: 2 },
-        mqtt: { broker: broker.url, deviceId: id, homeAssistant: { enabled: false } },
+        // k1 with Home Assistant discovery: its model's update entity
+        mqtt: { broker: broker.url, deviceId: id, homeAssistant: { enabled: id === 'k1' } },
         remote: { enabled: true, modelKey: path.join(dir, 'ops.pub'), rollbackWindowS: 10 },
         dataDir: path.join(dir, `data-${id}`),
       }),
@@ -91,6 +92,10 @@ after(async () => {
 
 test('rollout to three real kiosks: canary, then batches, each healthy on the new version; verifying then active; a model failing the reference faces stops at the canary', async (t) => {
   await waitFor(() => kiosks.every((k) => modelState(k.id)?.version === oldVersion), 180_000, 'three kiosks serving the shipped model');
+  const entity = await waitFor(() => op.last('homeassistant/update/emotion_kiosk_k1/model/config'), 30_000, 'k1\'s update entity in discovery');
+  const ha = entity.json as Record<string, unknown>;
+  assert.deepEqual([ha.state_topic, ha.latest_version_topic, ha.unique_id], [`${P}/k1/model`, `${P}/latest_model`, 'emotion_kiosk_k1_model']);
+  assert.equal(op.messages.filter((m) => m.topic.startsWith('homeassistant/update/')).length, 1, 'only k1 has discovery on');
   const v2 = await release(MODEL, 'v2-rollout');
 
   const r = await cli(['fleet', 'rollout', '--model', v2, '--devices', 'all', '--canary', '1', '--batch', '1', '--wait-healthy', '120', '--timeout', '300000', '--broker', broker.url]);
