@@ -181,10 +181,11 @@ test('the hardening is in force: as the service, a write outside /var/lib/emotio
   // /tmp, /var/tmp and /dev/shm are the service's own (PrivateTmp=yes, TemporaryFileSystem=/dev/shm): what it writes
   // there is invisible outside, and it sees nothing of the system's.
   container.exec(['sh', '-c', 'echo x > /tmp/system-side; echo x > /var/tmp/system-side; echo x > /dev/shm/system-side']);
-  const scratch = asService('for d in /tmp /var/tmp /dev/shm; do echo x > $d/service-side && ls -A $d | tr "\\n" " "; echo; done');
+  const scratch = asService('set -e; for d in /tmp /var/tmp /dev/shm; do echo x > $d/service-side; echo "$d: $(ls -A $d | tr "\\n" " ")"; done');
   results.push(`/tmp, /var/tmp, /dev/shm as the service: ${scratch.out.trim().replace(/\n/g, ' | ')}`);
   assert.equal(scratch.code, 0, scratch.out);
   assert.doesNotMatch(scratch.out, /system-side/);
+  assert.equal(scratch.out.match(/service-side/g)?.length, 3, 'the service can write its own /tmp, /var/tmp and /dev/shm');
   for (const d of ['/tmp', '/var/tmp', '/dev/shm']) assert.ok(container.exec(['test', '!', '-e', `${d}/service-side`], { allowFail: true }).code === 0, `${d}/service-side stays private`);
   const mounts = container.exec(['findmnt', '-N', pid, '-n', '-o', 'TARGET,FSTYPE,OPTIONS', '--list'], { allowFail: true }).out;
   const mountOf = (target: string) => mounts.split('\n').filter((l) => l.split(/\s+/)[0] === target).pop() ?? '';
