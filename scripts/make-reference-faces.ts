@@ -1,7 +1,7 @@
 /**
  * Usage: node --import tsx scripts/make-reference-faces.ts --model models/deep_emotion.int8.onnx [--write]
  *
- * Makes the reference faces that ship with a model (src/fleet/reference.ts): Haar face crops from OpenCV's sample
+ * Makes the reference faces that ship with a model (src/model/reference-faces.ts): Haar face crops from OpenCV's sample
  * clips and images (Debian's opencv-doc; never FER2013), cut exactly as the kiosk cuts them (default detection
  * settings, grey, INTER_AREA to the model's input size), plus deterministic variants (mirror, small shifts of the
  * box); the model itself gives the expected top-1 emotion of each. Only crops whose top-1 leads the second emotion
@@ -16,8 +16,8 @@ import { Command } from 'commander';
 import { configSchema } from '../src/config/schema.js';
 import { HaarFaceDetector, cropGray } from '../src/detection/haar-detector.js';
 import type { Box } from '../src/detection/geometry.js';
-import { REFERENCE_FORMAT, referencePathFor, referenceSetSchema, type ReferenceSet } from '../src/fleet/reference.js';
-import { sha256Hex } from '../src/fleet/signing.js';
+import { REFERENCE_FORMAT, referencePathFor, referenceSetSchema, type ReferenceSet } from '../src/model/reference-faces.js';
+import { sha256Hex } from '../src/util/sha256.js';
 import { EMOTIONS, topEmotion } from '../src/model/labels.js';
 import { EmotionClassifier } from '../src/model/emotion-classifier.js';
 import { manifestPathFor, manifestSchema } from '../src/model/manifest.js';

@@ -10,11 +10,12 @@
  * Pure apart from keygen/sign/verify file helpers at the bottom; verifyModel() is what the device runs, on bytes,
  * before anything else touches the model.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { manifestPathFor, manifestSchema } from '../model/manifest.js';
+import { sha256Hex } from '../util/sha256.js';
 
 export const SIGNATURE_FORMAT = 'emotion-kiosk-model-signature/1';
 
@@ -38,7 +39,6 @@ export const signatureFileSchema = z
   .strict();
 export type SignatureFile = z.infer<typeof signatureFileSchema>;
 
-export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Canonical bytes of a statement (fixed key order), what the signature is over. */
 export function statementBytes(s: SignedStatement): Buffer {

@@ -75,7 +75,7 @@ export const manifestSchema = z
       .nullable()
       .default(null),
     /**
-     * Reference faces that ship with the model (src/fleet/reference.ts, scripts/make-reference-faces.ts): the file
+     * Reference faces that ship with the model (src/model/reference-faces.ts, scripts/make-reference-faces.ts): the file
      * beside it, relative to the manifest, and its sha256 (so the model's signature, over the manifest, covers it).
      * A device checks a model update on them before switching; updates without them are refused.
      */

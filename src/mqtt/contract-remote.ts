@@ -47,7 +47,7 @@ export const requestParams = {
       model: z.string().min(1),
       sha256: z.string().regex(/^[0-9a-f]{64}$/),
       size: count,
-      /** The reference faces file (src/fleet/reference.ts) the manifest names with its sha256; required by the device. */
+      /** The reference faces file (src/model/reference-faces.ts) the manifest names with its sha256; required by the device. */
       reference: z.string().max(2 * 1024 * 1024).optional(),
     })
     .strict(),
@@ -111,6 +111,7 @@ export const latestModelSchema = z
   .meta({ description: '<prefix>/latest_model, retained, QoS 1, published by the operator (fleet rollout, once the canary took the model): the latest model of the fleet (Home Assistant update entity: latest version).' });
 
 export type RemoteResponse = z.infer<typeof responseSchema>;
+export type ModelUpdateParams = z.infer<(typeof requestParams)['model/update']>;
 export type ModelStatePayload = z.infer<typeof modelStateSchema>;
 export type HealthData = z.infer<typeof healthDataSchema>;
 export type DetectionState = z.infer<typeof detectionStateSchema>;

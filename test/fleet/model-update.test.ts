@@ -9,9 +9,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommandBus } from '../../src/remote/bus.js';
 import { RemoteStore } from '../../src/remote/store.js';
-import { checkCandidate, receiveModelUpdate, type ModelUpdateParams } from '../../src/fleet/model-update.js';
+import type { ModelUpdateParams } from '../../src/mqtt/contract-remote.js';
+import { checkCandidate, receiveModelUpdate } from '../../src/remote/model-receive.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
-import { sha256Hex, signModel } from '../../src/fleet/signing.js';
+import { signModel } from '../../src/fleet/signing.js';
+import { sha256Hex } from '../../src/util/sha256.js';
 import { tempDir } from '../mqtt/helpers/mosquitto.js';
 import { FakeHost, remoteConfig } from '../remote/helpers.js';
 

@@ -15,8 +15,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
-import { sha256Hex } from './signing.js';
+import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from './labels.js';
+import { sha256Hex } from '../util/sha256.js';
 
 export const REFERENCE_FORMAT = 'emotion-kiosk-reference-faces/1';
 /** Top-1 agreement with the expected predictions a candidate needs (issue 15). */
