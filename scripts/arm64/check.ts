@@ -21,7 +21,8 @@
  * the replays agree, and x86-64's replay of its own decode gives x86-64's native events; doctor statuses and the
  * evaluation's confusion matrix identical. Exit status 0 when every CPU model is within the bounds, 1 otherwise.
  * --parallel runs the CPU models at the same time (wall times then overlap; the CPU seconds stay comparable).
- * Each target's results are kept in <out>/<name>.results.json; --reuse <names> judges those again without rerunning.
+ * Each target's results are kept in <out>/<name>.results.json; --reuse <names> judges those again without rerunning,
+ * --merge adds the steps run now to the kept ones.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -450,7 +451,9 @@ async function results(t: Target): Promise<Results> {
     console.log(`${t.name.padEnd(12)} reusing ${file}`);
     return JSON.parse(readFileSync(file, 'utf8')) as Results;
   }
-  const r = await runTarget(t, evalDir);
+  // --merge: the steps run now replace those of the kept results, the others stay (e.g. --steps frames --merge)
+  const kept = flag('--merge') && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Results) : undefined;
+  const r = { ...kept, ...(await runTarget(t, evalDir)) };
   writeFileSync(file, JSON.stringify(r) + '\n');
   return r;
 }
