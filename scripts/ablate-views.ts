@@ -16,7 +16,7 @@ import { confusionMatrix, reportFromConfusion } from '../src/model/metrics.js';
 import { viewCount, viewsOf } from '../src/model/preprocess.js';
 import { GraphRunner } from '../src/onnx/ort-runner.js';
 import { calibration, fitTemperature, probabilitiesAt } from '../src/onnx/temperature.js';
-import { readSplitFaces } from '../src/onnx/validation-set.js';
+import { readSplitFaces } from '../src/training/validation-set.js';
 import { ViewLogitCache } from '../src/onnx/view-logits.js';
 import { ABLATION_VIEW_SETS } from '../src/onnx/view-sets.js';
 

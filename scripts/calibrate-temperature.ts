@@ -15,7 +15,7 @@ import { loadManifest, manifestPathFor, manifestSchema } from '../src/model/mani
 import { viewCount, viewsOf } from '../src/model/preprocess.js';
 import { GraphRunner } from '../src/onnx/ort-runner.js';
 import { calibration, fitTemperature, probabilitiesAt, reliabilityTable } from '../src/onnx/temperature.js';
-import { readSplitFaces } from '../src/onnx/validation-set.js';
+import { readSplitFaces } from '../src/training/validation-set.js';
 import { ViewLogitCache } from '../src/onnx/view-logits.js';
 
 const { values: a } = parseArgs({

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isEmotion, type Emotion } from '../model/labels.js';
-import { parseSplitFile } from '../training/split.js';
-import { readGreyFace } from './fer-images.js';
+import { readGreyFace } from '../onnx/fer-images.js';
+import { parseSplitFile } from './split.js';
 
 export interface LabelledFaces {
   files: string[];
