@@ -1,6 +1,7 @@
 /**
  * Tracking, smoothing and event rules: pure logic, no I/O. Faces keep an id across frames by box overlap; scores are
- * smoothed exponentially; events are emitted when a face appears (after `confirmFrames` detections), when its
+ * smoothed exponentially on the rule clock (time constant `smoothingMs`, so a slower frame rate follows as soon);
+ * events are emitted when a face appears (after `confirmFrames` detections), when its
  * smoothed emotion changes (another emotion led the reported one by `changeMargin`, at `minConfidence` or more, for
  * `minDwellMs` without a break) and when it leaves (unseen for `maxMissingMs`).
  */
@@ -13,7 +14,14 @@ export interface TrackerConfig {
   iouThreshold: number;
   confirmFrames: number;
   maxMissingMs: number;
-  smoothingAlpha: number;
+  /**
+   * Exponential smoothing with this time constant (ms) on the rule clock: an observation on a frame `dt` ms after the
+   * previous frame weighs 1 - exp(-dt / smoothingMs), whatever the frame rate (0 = no smoothing). Frames where the
+   * face was missed do not count: the next observation weighs what one frame does.
+   */
+  smoothingMs?: number;
+  /** Per-frame smoothing instead (the weight of the newest frame, whatever its interval): when set, it wins. */
+  smoothingAlpha?: number;
   minDwellMs: number;
   minConfidence: number;
   /**
@@ -69,6 +77,17 @@ export function matchByIou(tracks: readonly Box[], observations: readonly Box[],
   return pairs;
 }
 
+/** The weight of an observation on a frame `dtMs` after the previous frame: per frame (smoothingAlpha) or by time constant. */
+export function smoothingWeight(cfg: Pick<TrackerConfig, 'smoothingAlpha' | 'smoothingMs'>, dtMs: number): number {
+  if (cfg.smoothingAlpha !== undefined) return cfg.smoothingAlpha;
+  const tau = cfg.smoothingMs ?? DEFAULT_SMOOTHING_MS;
+  if (!(tau > 0)) return 1;
+  return dtMs > 0 ? 1 - Math.exp(-dtMs / tau) : 0;
+}
+
+/** 155 ms: the weight 0.35 per frame at 15 frames/s (the per-frame default before, -66.7 / ln 0.65). */
+export const DEFAULT_SMOOTHING_MS = 155;
+
 export function smoothScores(prev: EmotionScores, next: EmotionScores, alpha: number): EmotionScores {
   const out = {} as EmotionScores;
   for (const e of EMOTIONS) out[e] = alpha * next[e] + (1 - alpha) * prev[e];
@@ -78,6 +97,8 @@ export function smoothScores(prev: EmotionScores, next: EmotionScores, alpha: nu
 export class FaceTracker {
   private tracks: Track[] = [];
   private nextId = 1;
+  /** The rule clock of the previous update: smoothing weighs a frame by the interval since (frames, not sightings). */
+  private prevClockMs: number | undefined;
 
   constructor(
     private readonly cfg: TrackerConfig,
@@ -93,16 +114,20 @@ export class FaceTracker {
    */
   update(frameIndex: number, frameTimestamp: number, observations: readonly Observation[], clockMs = frameTimestamp): TrackerOutput {
     const events: FaceEvent[] = [];
+    // A frame's weight comes from the frame interval, not the time since the face was last seen: a missed detection
+    // is no evidence of a change, so the frame after it weighs what any frame does.
+    const frameMs = this.prevClockMs === undefined ? 0 : clockMs - this.prevClockMs;
+    this.prevClockMs = clockMs;
     const pairs = matchByIou(this.tracks.map((t) => t.box), observations.map((o) => o.box), this.cfg.iouThreshold);
     const seen = new Set<Track>();
     const matchedObs = new Set<number>();
     for (const [ti, oi] of pairs) {
       const track = this.tracks[ti]!;
       const obs = observations[oi]!;
+      track.smoothed = smoothScores(track.smoothed, obs.scores, smoothingWeight(this.cfg, frameMs));
       track.box = obs.box;
       track.lastSeen = clockMs;
       track.hits++;
-      track.smoothed = smoothScores(track.smoothed, obs.scores, this.cfg.smoothingAlpha);
       seen.add(track);
       matchedObs.add(oi);
     }

@@ -86,3 +86,40 @@ test('changeMargin is the hysteresis: with it 0 a near-tie flips, with it set th
   const evs = feed({ ...cfg, smoothingAlpha: 1, changeMargin: 0.1 }, [...repeat(5, () => dist('happy', 0.5)), ...b]);
   assert.deepEqual(changes(evs), [], 'never 300 ms in a row ahead by the margin');
 });
+
+test('defaults: smoothing runs on the clock, so a slower frame rate (a Pi, everyNthFrame) follows a change as soon', () => {
+  /** One face, A for 1.5 s then B for 1.5 s, at `fps`: when (ms after the switch) the change to B came. */
+  const lagAt = (fps: number) => {
+    const ms = 1000 / fps;
+    const n = Math.round(1500 / ms);
+    let k = 0;
+    const t = new FaceTracker(defaults, { name: 'm', version: '1' }, () => `ev-${++k}`, () => 0);
+    const frames = [...repeat(n, () => dist('happy', 0.5, 'neutral', 0.2)), ...repeat(n, () => dist('sad', 0.5, 'neutral', 0.2))];
+    for (let i = 0; i < frames.length; i++) {
+      const change = t.update(i, 1_000_000 + i * ms, [{ box, scores: frames[i]! }], i * ms).events.find((e) => e.type === 'emotion_changed');
+      if (change) return { lag: i * ms - n * ms, frameMs: ms, emotion: change.emotion };
+    }
+    return { lag: Infinity, frameMs: ms, emotion: undefined };
+  };
+  const fast = lagAt(15);
+  const slow = lagAt(5);
+  assert.deepEqual([fast.emotion, slow.emotion], ['sad', 'sad']);
+  // the same face, seen less often: the change comes within one (slower) frame of when it came at 15 fps
+  assert.ok(Math.abs(slow.lag - fast.lag) <= slow.frameMs, `15 fps: ${Math.round(fast.lag)} ms, 5 fps: ${Math.round(slow.lag)} ms after the switch`);
+});
+
+test('a missed detection is no evidence: the frame after a gap weighs what any frame does', () => {
+  const scoresAfter = (gapFrames: number) => {
+    let k = 0;
+    const t = new FaceTracker(defaults, { name: 'm', version: '1' }, () => `ev-${++k}`, () => 0);
+    let i = 0;
+    const step = (obs: EmotionScores | null) => void t.update(i, 1_000_000 + i * FRAME_MS, obs ? [{ box, scores: obs }] : [], i++ * FRAME_MS);
+    for (let j = 0; j < 10; j++) step(dist('happy', 0.6));
+    for (let j = 0; j < gapFrames; j++) step(null);
+    step(dist('surprise', 0.9));
+    return t.activeFaces()[0]!.scores;
+  };
+  const noGap = scoresAfter(0);
+  const gap = scoresAfter(8);
+  for (const e of EMOTIONS) assert.ok(Math.abs(gap[e] - noGap[e]) < 1e-9, `${e}: ${gap[e]} after a gap vs ${noGap[e]}`);
+});
