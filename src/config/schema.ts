@@ -117,10 +117,10 @@ export const configSchema = z
         /**
          * Exponential smoothing of scores with this time constant (ms, on the clip's or camera's clock): a frame dt ms
          * after the previous frame weighs 1 - exp(-dt / smoothingMs) (a frame the face was missed on does not count),
-         * so a Pi at 5 frames/s follows a change as soon as a desktop at 15 (0 = no smoothing). 155 = the old per-frame
-         * 0.35 at 15 frames/s.
+         * so a Pi at 5 frames/s follows a change as soon as a desktop at 15 (0 = no smoothing). 120: 0.43 per frame at
+         * 15 frames/s (the old per-frame 0.35 was 155 ms), chosen on the validation clips (README: tracking).
          */
-        smoothingMs: z.number().nonnegative().default(155),
+        smoothingMs: z.number().nonnegative().default(120),
         /** Per-frame smoothing instead: the weight of the newest frame, whatever the frame rate (1 = none). When set, it wins. */
         smoothingAlpha: z.number().gt(0).max(1).optional(),
         /**

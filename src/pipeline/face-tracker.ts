@@ -85,8 +85,8 @@ export function smoothingWeight(cfg: Pick<TrackerConfig, 'smoothingAlpha' | 'smo
   return dtMs > 0 ? 1 - Math.exp(-dtMs / tau) : 0;
 }
 
-/** 155 ms: the weight 0.35 per frame at 15 frames/s (the per-frame default before, -66.7 / ln 0.65). */
-export const DEFAULT_SMOOTHING_MS = 155;
+/** The config's default (src/config/schema.ts): 0.43 per frame at 15 frames/s. */
+export const DEFAULT_SMOOTHING_MS = 120;
 
 export function smoothScores(prev: EmotionScores, next: EmotionScores, alpha: number): EmotionScores {
   const out = {} as EmotionScores;

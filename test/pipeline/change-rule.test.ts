@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import type { FaceEvent } from '../../src/events/types.js';
 import { EMOTIONS, type Emotion, type EmotionScores } from '../../src/model/labels.js';
-import { FaceTracker, type TrackerConfig } from '../../src/pipeline/face-tracker.js';
+import { DEFAULT_SMOOTHING_MS, FaceTracker, type TrackerConfig } from '../../src/pipeline/face-tracker.js';
 
 const defaults: TrackerConfig = configSchema.parse({}).tracking;
 const box = { x: 100, y: 100, width: 120, height: 120 };
@@ -122,4 +122,8 @@ test('a missed detection is no evidence: the frame after a gap weighs what any f
   const noGap = scoresAfter(0);
   const gap = scoresAfter(8);
   for (const e of EMOTIONS) assert.ok(Math.abs(gap[e] - noGap[e]) < 1e-9, `${e}: ${gap[e]} after a gap vs ${noGap[e]}`);
+});
+
+test('the tracker\'s own smoothing default is the config\'s', () => {
+  assert.equal(defaults.smoothingMs, DEFAULT_SMOOTHING_MS);
 });
