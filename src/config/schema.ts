@@ -132,11 +132,11 @@ export const configSchema = z
         /** An absolute floor for the new emotion's smoothed confidence (0 = none: the margin decides). */
         minConfidence: z.number().min(0).max(1).default(0),
         /**
-         * How far (smoothed probability) the new emotion must lead the reported one, the whole dwell. 0.2: the least
+         * How far (smoothed probability) the new emotion must lead the reported one, the whole dwell. 0.15: the least
          * that kept 0 changes on the validation clips' statics at 15, 5 and 3 frames/s, with the temperature-calibrated
-         * (sharper) confidences as well as the raw ones (README: tracking).
+         * (sharper) confidences as well as the raw ones; 0.2 missed low-confidence changes (README: tracking).
          */
-        changeMargin: z.number().min(0).max(1).default(0.2),
+        changeMargin: z.number().min(0).max(1).default(0.15),
       })
       .strict()
       .prefault({}),
