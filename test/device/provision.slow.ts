@@ -14,15 +14,13 @@
  * the root for inspection. Only /proc is mounted into the root, and it is unmounted before anything is deleted.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { makeUntrainedModel } from '../../src/onnx/untrained.js';
-import { makeBundle } from '../../scripts/bundle.js';
-import { megamindVideo, repoRoot } from '../helpers/fixtures.js';
+import { repoRoot } from '../helpers/fixtures.js';
+import { hasCommand, log, makeDebianRoot, makeTestBundle, provideHostNode, removeWork, ROOT_ENV, setupCommand, sh, stageForSetup, startBroker, UNTRAINED_MODEL, type Broker, type TestBundle } from './helpers/debian-root.js';
 
 const OPENCV_PACKAGES = [
   'libopencv-core-dev', 'libopencv-imgproc-dev', 'libopencv-imgcodecs-dev', 'libopencv-videoio-dev', 'libopencv-highgui-dev',
@@ -32,48 +30,15 @@ const OPENCV_PACKAGES = [
 
 const work = mkdtempSync('/var/tmp/ek-provision-');
 const root = path.join(work, 'root');
-let bundle = '';
+let bundle: TestBundle;
 let bundleId = '';
-let broker: ReturnType<typeof spawn> | undefined;
+let broker: Broker | undefined;
 let brokerPort = 0;
 let procMounted = false;
 
-function log(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-}
-
-function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): { code: number; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, maxBuffer: 256 * 1024 * 1024 });
-  const out = (r.stdout ?? '') + (r.stderr ?? '');
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${out.slice(-4000)}`);
-  return { code: r.status ?? -1, out };
-}
-
 /** Runs a command inside the root. */
 function inRoot(args: string[], opts: { allowFail?: boolean } = {}): { code: number; out: string } {
-  return sh('chroot', [root, '/usr/bin/env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', ...args], opts);
-}
-
-function debianMirror(): string {
-  const files = ['/etc/apt/sources.list', ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`) : [])];
-  for (const f of files) {
-    if (!existsSync(f)) continue;
-    const text = readFileSync(f, 'utf8');
-    const m = /^URIs:\s*(\S*debian\S*)$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S*debian\S*)\s+bookworm\s/m.exec(text);
-    if (m && !/security/.test(m[1]!)) return m[1]!;
-  }
-  return 'http://deb.debian.org/debian';
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
+  return sh('chroot', [root, '/usr/bin/env', '-i', ...ROOT_ENV, ...args], opts);
 }
 
 /** Paths, sizes, modes, owners and mtimes of everything under the given dirs of the root: equal snapshots = no change. */
@@ -83,71 +48,31 @@ function snapshot(dirs: string[]): string {
 }
 
 function setup(args: string[]): { code: number; out: string } {
-  return inRoot(['bash', '/root/setup.sh', '--bundle', `/root/${path.basename(bundle)}`, ...args], { allowFail: true });
+  return inRoot(setupCommand(bundle, args), { allowFail: true });
 }
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'the provisioning test needs root (debootstrap, chroot)');
-  for (const tool of ['debootstrap', 'chroot', 'mosquitto']) assert.ok(sh('sh', ['-c', `command -v ${tool}`], { allowFail: true }).code === 0, `${tool} is not installed`);
-
-  // The bundle, with an untrained model (the trained one is not needed to prove provisioning works).
-  const models = path.join(work, 'models');
-  await makeUntrainedModel(models);
-  bundle = await makeBundle({ out: work, modelsDir: models, npmCache: true, build: true });
-  bundleId = /emotion-kiosk-(.+)\.tar\.gz$/.exec(bundle)![1]!;
-  log(`bundle: ${bundle} (${(statSync(bundle).size / 1024 / 1024).toFixed(1)} MiB)`);
-
-  // The Debian root.
-  const tarball = process.env.EMOTION_KIOSK_DEBOOTSTRAP_TARBALL;
-  const started = Date.now();
-  const dbArgs = ['--variant=minbase', '--include=ca-certificates,systemd', ...(tarball ? [`--unpack-tarball=${tarball}`] : []), 'bookworm', root, debianMirror()];
-  sh('debootstrap', dbArgs);
-  log(`debootstrap bookworm (${tarball ? 'from tarball' : debianMirror()}): ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  for (const tool of ['debootstrap', 'chroot', 'mosquitto']) assert.ok(hasCommand(tool), `${tool} is not installed`);
+  bundle = await makeTestBundle(work);
+  bundleId = bundle.id;
+  makeDebianRoot(root);
   sh('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
   procMounted = true;
-  copyFileSync('/etc/resolv.conf', path.join(root, 'etc', 'resolv.conf'));
   // Daemons must not start inside a chroot (the standard policy-rc.d).
   writeFileSync(path.join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n');
   chmodSync(path.join(root, 'usr/sbin/policy-rc.d'), 0o755);
-  // Node >= 20 with npm and its headers, as an operator could pre-install it (Debian 12's nodejs is 18).
-  const nodeBin = process.execPath;
-  const nodePrefix = path.dirname(path.dirname(nodeBin));
-  mkdirSync(path.join(root, 'usr/local/bin'), { recursive: true });
-  copyFileSync(nodeBin, path.join(root, 'usr/local/bin/node'));
-  chmodSync(path.join(root, 'usr/local/bin/node'), 0o755);
-  cpSync(path.join(nodePrefix, 'lib/node_modules/npm'), path.join(root, 'usr/local/lib/node_modules/npm'), { recursive: true });
-  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/local/bin/npm'));
-  cpSync(path.join(nodePrefix, 'include/node'), path.join(root, 'usr/local/include/node'), { recursive: true });
-
-  copyFileSync(bundle, path.join(root, 'root', path.basename(bundle)));
-  // setup.sh as the operator gets it: from the bundle.
-  execFileSync('tar', ['-xzf', bundle, '-C', path.join(root, 'root'), '--strip-components=2', '--wildcards', '*/device/setup.sh']);
-  mkdirSync(path.join(root, 'srv'), { recursive: true });
-  copyFileSync(megamindVideo, path.join(root, 'srv', 'megamind.avi'));
-  chmodSync(path.join(root, 'srv', 'megamind.avi'), 0o644);
-  writeFileSync(
-    path.join(root, 'root', 'seed.yaml'),
-    `model:\n  path: /opt/emotion-kiosk/current/models/deep_emotion.untrained.onnx\nmqtt:\n  deviceId: provision-test\n`,
-  );
-
+  provideHostNode(root);
+  stageForSetup(root, bundle, `model:\n  path: ${UNTRAINED_MODEL}\nmqtt:\n  deviceId: provision-test\n`);
   // A broker on the host; the root shares the network.
-  brokerPort = await freePort();
-  const conf = path.join(work, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${brokerPort} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 500));
+  broker = await startBroker(work);
+  brokerPort = broker.port;
 });
 
 after(() => {
-  broker?.kill('SIGTERM');
-  if (procMounted) spawnSync('umount', ['-l', path.join(root, 'proc')]);
-  const stillMounted = readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1]?.startsWith(root));
-  if (stillMounted) {
-    log(`NOT deleting ${work}: something is still mounted under it`);
-    return;
-  }
-  if (process.env.EK_KEEP_ROOT) log(`kept ${work}`);
-  else spawnSync('rm', ['-rf', '--one-file-system', work]);
+  broker?.stop();
+  if (procMounted) sh('umount', ['-l', path.join(root, 'proc')], { allowFail: true });
+  removeWork(work);
 });
 
 const setupArgs = () => ['--with-mosquitto', '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--camera', '/srv/megamind.avi', '--config-seed', '/root/seed.yaml'];
@@ -237,7 +162,7 @@ test('an update switches to the new release and --rollback switches back', { tim
   // first one (same dependencies) so that this test exercises switching, not a second 5-minute addon build.
   const next = '0.1.0-testupdate';
   inRoot(['mkdir', '-p', '/root/next']);
-  inRoot(['tar', '-xzf', `/root/${path.basename(bundle)}`, '-C', '/root/next', '--strip-components=1']);
+  inRoot(['tar', '-xzf', `/root/${path.basename(bundle.file)}`, '-C', '/root/next', '--strip-components=1']);
   writeFileSync(path.join(root, 'root/next/BUNDLE_ID'), next + '\n');
   inRoot(['cp', '-a', `/opt/emotion-kiosk/releases/${bundleId}`, `/opt/emotion-kiosk/releases/${next}`]);
   inRoot(['sh', '-c', `echo ${next} > /opt/emotion-kiosk/releases/${next}/BUNDLE_ID`]);
