@@ -266,6 +266,9 @@ export function formatClipEvaluation(r: ClipEvaluationResult): string {
     `            appeared as A's prediction ${p.appearedAsNative}/${p.n}, changed to B's ${p.changedToNative}/${p.n}, changes before the switch ${p.changesBeforeSwitch}, ` +
       `untracked ${p.untracked}, split ${p.split}` + (p.followMsP50 !== null ? `, follow time p50 ${Math.round(p.followMsP50)} ms (max ${Math.round(p.followMsMax!)})` : ''),
     `            the tracker alone (predictions through the detector, pairs detected on half their frames): followed ${p.trackerFollowed}/${p.trackerFollowable} (${pct(p.trackerFollowRate)})`,
+    `            not followed (of the pairs the classifier gets right), by reason: ${
+      Object.entries(p.failuresCorrect).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
+    }`,
     `statics     ${r.statics.changes} emotion_changed on ${r.statics.n} static faces (${r.statics.facesWithChanges} faces changed; ${r.statics.tracked} tracked)`,
     `events      appeared ${r.events.appeared}, emotion_changed ${r.events.emotion_changed}, left ${r.events.left}; ${r.tracks.total} tracks, ${r.tracks.unattributed} on no truth face`,
     `tracking    ${Object.entries(r.tracking).map(([k, v]) => `${k}=${v}`).join(' ')}`,

@@ -61,6 +61,13 @@ test('evaluate --clip: every frame read and scanned; face-frames, images, pairs 
   assert.equal(result.tracking.maxMissingMs < truth.gapMs, true);
   const text = formatClipEvaluation(result);
   for (const word of ['detection', 'accuracy', 'pairs', 'statics', 'events', 'tracking']) assert.match(text, new RegExp(`^${word}`, 'm'));
+  // every pair the classifier gets right but the events did not follow is in the text with its reason
+  const missed = Object.values(result.pairs.failuresCorrect).reduce((a, n) => a + n, 0);
+  assert.equal(missed, result.pairs.correct - result.pairs.followedCorrect);
+  const reasons = /not followed \(of the pairs the classifier gets right\), by reason: (.*)$/m.exec(text);
+  assert.ok(reasons, text);
+  const listed = reasons[1] === 'none' ? 0 : reasons[1]!.split(', ').reduce((a, r) => a + Number(r.split(' ')[1]), 0);
+  assert.equal(listed, missed);
 });
 
 test('evaluate --clip --save-frames: replaying the tracker on what was seen gives the live run\'s events', () => {
