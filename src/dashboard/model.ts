@@ -3,9 +3,9 @@
  * pipeline's events and frames). No terminal, no network, no clock: times come in.
  */
 import { EMOTIONS, type Emotion } from '../model/labels.js';
-import { parseContractMessage, type ContractMessage, type CountsPayload, type IncomingStatsPayload, type StatePayload } from '../mqtt/contract.js';
-import type { TopicKind } from '../mqtt/topics.js';
-import type { ModelStatePayload, RemoteMessage } from '../mqtt/contract-remote.js';
+import { parseContractMessage, type ContractMessage, type CountsPayload, type IncomingStatsPayload, type StatePayload } from '../contract/contract.js';
+import type { TopicKind } from '../contract/topics.js';
+import type { ModelStatePayload, RemoteMessage } from '../contract/remote.js';
 import { printable } from './printable.js';
 
 export const MIX_SAMPLES = 60;
@@ -119,7 +119,7 @@ function pushLog(s: DashboardState, line: LogLine): void {
 }
 
 /**
- * Applies one message as received: it is checked against the contract first (src/mqtt/contract.ts); one that breaks
+ * Applies one message as received: it is checked against the contract first (src/contract/contract.ts); one that breaks
  * it is dropped and counted (a dashboard never crashes on, or shows, someone's malformed message). Returns whether it
  * was applied. `topic` names it in the malformed count.
  */

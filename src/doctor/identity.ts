@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { KioskConfig } from '../config/schema.js';
-import { deviceTopics } from '../mqtt/topics.js';
+import { deviceTopics } from '../contract/topics.js';
 import type { DeviceIdentity } from '../system/identity.js';
 import { fail, ok, warn, type CheckResult } from './result.js';
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { brokerAddress, clientOptions, type ConnectionSettings } from '../mqtt/connection.js';
-import { responseSchema, type RemoteResponse } from '../mqtt/contract-remote.js';
+import { responseSchema, type RemoteResponse } from '../contract/remote.js';
 
 export interface DeviceView {
   deviceId: string;

@@ -4,7 +4,7 @@
  * delivered; what breaks it goes to onMalformed. Connects like the telemetry subscriber (same options).
  */
 import { connectClient } from '../mqtt/connection.js';
-import { parseRemoteBytes, remoteWatchFilters, type RemoteMessage } from '../mqtt/contract-remote.js';
+import { parseRemoteBytes, remoteWatchFilters, type RemoteMessage } from '../contract/remote.js';
 import type { SubscriberOptions } from '../mqtt/subscriber.js';
 
 export interface RemoteWatch {

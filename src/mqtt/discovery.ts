@@ -4,7 +4,7 @@
  * themselves. Topic: <discoveryPrefix>/<component>/<node_id>/<object_id>/config. Pure.
  */
 import { EMOTIONS } from '../model/labels.js';
-import type { DeviceTopics } from './topics.js';
+import type { DeviceTopics } from '../contract/topics.js';
 
 export interface DiscoveryMessage {
   topic: string;

@@ -13,14 +13,14 @@ import { TelemetryProducer, type DeliveryStatus, type TelemetryHub, type Telemet
 import type { Logger } from '../util/logger.js';
 import { packageVersion } from '../util/paths.js';
 import { kioskConnectionSettings } from './connection.js';
-import { remoteDiscoveryTopics } from './contract-remote.js';
+import { remoteDiscoveryTopics } from '../contract/remote.js';
 import { DISCOVERY_MIN_INTERVAL_MS, DiscoveryThrottle, discoveryMessages } from './discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { Outbox } from './outbox.js';
 import { Publisher, type PublisherStatus } from './publisher.js';
-import { defaultDeviceId, deviceTopics, type DeviceTopics } from './topics.js';
+import { defaultDeviceId, deviceTopics, type DeviceTopics } from '../contract/topics.js';
 
-export { defaultDeviceId, deviceTopics } from './topics.js';
+export { defaultDeviceId, deviceTopics } from '../contract/topics.js';
 export { OutboxLockedError } from './outbox.js';
 
 /** The outbox folder a config uses. */

@@ -6,8 +6,8 @@
  * the connection state in words.
  */
 import { connectClient, describeConnectionError, reconnectDelayMs, redactUrl } from './connection.js';
-import { parseContractBytes, type ContractMessage } from './contract.js';
-import { parseTopic, subscriptionFilters } from './topics.js';
+import { parseContractBytes, type ContractMessage } from '../contract/contract.js';
+import { parseTopic, subscriptionFilters } from '../contract/topics.js';
 
 export interface SubscriberOptions {
   url: string;

@@ -14,7 +14,7 @@ import {
   type HealthData,
   type RemoteCommand,
   type RemoteResponse,
-} from '../mqtt/contract-remote.js';
+} from '../contract/remote.js';
 import { getKey, refusedReason, validateChanges } from './options.js';
 import type { RemoteStore } from './store.js';
 

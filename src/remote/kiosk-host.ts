@@ -10,9 +10,9 @@
 import type { KioskConfig } from '../config/schema.js';
 import type { Box } from '../detection/geometry.js';
 import type { ModelRef } from '../events/types.js';
-import type { HealthData } from '../mqtt/contract-remote.js';
+import type { HealthData } from '../contract/remote.js';
 import type { Logger } from '../util/logger.js';
-import type { ModelUpdateParams } from '../mqtt/contract-remote.js';
+import type { ModelUpdateParams } from '../contract/remote.js';
 import { checkCandidate, receiveModelUpdate } from './model-receive.js';
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import type { RemoteHost } from './bus.js';

@@ -17,7 +17,7 @@ import { parsePublicKey, signaturePathFor, verifyModel } from '../fleet/signing.
 import { EmotionClassifier } from '../model/emotion-classifier.js';
 import { manifestPathFor, type ModelManifest } from '../model/manifest.js';
 import { judgeReference, parseReferenceSet, runReferenceCheck, type ReferenceCrops, type ReferenceFigures } from '../model/reference-faces.js';
-import type { ModelUpdateParams } from '../mqtt/contract-remote.js';
+import type { ModelUpdateParams } from '../contract/remote.js';
 import { sha256Hex } from '../util/sha256.js';
 import { RequestError } from './bus.js';
 

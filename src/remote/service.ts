@@ -8,7 +8,7 @@ import type { MqttClient } from 'mqtt';
 import type { KioskConfig } from '../config/schema.js';
 import type { EventSink, FrameReport } from '../events/types.js';
 import { connectClient, kioskConnectionSettings, type ConnectionSettings } from '../mqtt/connection.js';
-import { commandOfTopic, remoteTopics, type RemoteTopics } from '../mqtt/contract-remote.js';
+import { commandOfTopic, remoteTopics, type RemoteTopics } from '../contract/remote.js';
 import type { Logger } from '../util/logger.js';
 import { CommandBus, type RemoteHost } from './bus.js';
 import { RemoteStore } from './store.js';

@@ -5,10 +5,10 @@
  */
 import type { Emotion, EmotionScores } from '../model/labels.js';
 import type { FaceEvent, ModelRef } from '../events/types.js';
-import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from '../mqtt/contract.js';
+import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from '../contract/contract.js';
 
-export { PAYLOAD_VERSION } from '../mqtt/contract.js';
-export type { AvailabilityPayload, CountsPayload, EventPayload, IncomingStatsPayload, StateFace, StatePayload, StatsPayload } from '../mqtt/contract.js';
+export { PAYLOAD_VERSION } from '../contract/contract.js';
+export type { AvailabilityPayload, CountsPayload, EventPayload, IncomingStatsPayload, StateFace, StatePayload, StatsPayload } from '../contract/contract.js';
 
 /** The inputs of a stats message: health from systeminformation, frame stats since the last message, outbox/broker. */
 export interface StatsInputs {

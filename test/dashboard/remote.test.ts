@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyMessage, applyRemoteMessage, createDashboardState, headerText, healthText, logLines, selectNext } from '../../src/dashboard/model.js';
-import { parseRemoteBytes } from '../../src/mqtt/contract-remote.js';
+import { parseRemoteBytes } from '../../src/contract/remote.js';
 
 const b = (o: unknown) => Buffer.from(JSON.stringify(o));
 const model = (id: string, version: string, status: string, previous: string | null = null) => parseRemoteBytes('ek', `ek/${id}/model`, b({ version: 1, deviceId: id, model: { version, previous, status, since: 1000 } }));

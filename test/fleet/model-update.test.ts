@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommandBus } from '../../src/remote/bus.js';
 import { RemoteStore } from '../../src/remote/store.js';
-import type { ModelUpdateParams } from '../../src/mqtt/contract-remote.js';
+import type { ModelUpdateParams } from '../../src/contract/remote.js';
 import { checkCandidate, receiveModelUpdate } from '../../src/remote/model-receive.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';
 import { signModel } from '../../src/fleet/signing.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { discoveryMessages } from '../../src/mqtt/discovery.js';
-import { deviceTopics } from '../../src/mqtt/topics.js';
+import { deviceTopics } from '../../src/contract/topics.js';
 import { EMOTIONS } from '../../src/model/labels.js';
 
 const msgs = discoveryMessages({ discoveryPrefix: 'homeassistant', deviceId: 'pi5', topics: deviceTopics('ek', 'pi5'), swVersion: '0.1.0', modelName: 'deep_emotion' });

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommandBus } from '../../src/remote/bus.js';
 import { RemoteStore, applyStoredOptions } from '../../src/remote/store.js';
-import { responseSchema } from '../../src/mqtt/contract-remote.js';
+import { responseSchema } from '../../src/contract/remote.js';
 import { tempDir } from '../mqtt/helpers/mosquitto.js';
 import { FakeHost, remoteConfig } from './helpers.js';
 

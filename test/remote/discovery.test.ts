@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { discoveryMessages } from '../../src/mqtt/discovery.js';
-import { deviceTopics } from '../../src/mqtt/topics.js';
-import { latestModelTopic, remoteDiscoveryTopics } from '../../src/mqtt/contract-remote.js';
+import { deviceTopics } from '../../src/contract/topics.js';
+import { latestModelTopic, remoteDiscoveryTopics } from '../../src/contract/remote.js';
 
 const base = { discoveryPrefix: 'homeassistant', deviceId: 'pi5', topics: deviceTopics('ek', 'pi5'), swVersion: '0.1.0', modelName: 'deep_emotion' };
 

@@ -6,7 +6,7 @@ import addFormatsModule from 'ajv-formats';
 import { configSchema, type KioskConfig, type KioskConfigInput } from '../../../src/config/schema.js';
 import { EMOTIONS, type Emotion, type EmotionScores } from '../../../src/model/labels.js';
 import type { FaceEvent, FaceEventType, FrameReport } from '../../../src/events/types.js';
-import type { TopicKind } from '../../../src/mqtt/topics.js';
+import type { TopicKind } from '../../../src/contract/topics.js';
 
 export const MODEL = { name: 'deep_emotion', version: 'test-1' };
 
@@ -52,7 +52,7 @@ export function frame(i: number, faces: { id: number; emotion: Emotion }[], t = 
   };
 }
 
-const schemaPath = new URL('../../../src/mqtt/contract.schema.json', import.meta.url);
+const schemaPath = new URL('../../../src/contract/contract.schema.json', import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
 addFormats(ajv);

@@ -1,11 +1,11 @@
-/** One contract: the zod schemas (src/mqtt/contract.ts) generate contract.schema.json, and readers parse with them. */
+/** One contract: the zod schemas (src/contract/contract.ts) generate contract.schema.json, and readers parse with them. */
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contractJsonSchema, MAX_PAYLOAD_BYTES, parseContractBytes, parseContractMessage, published } from '../../src/mqtt/contract.js';
+import { contractJsonSchema, MAX_PAYLOAD_BYTES, parseContractBytes, parseContractMessage, published } from '../../src/contract/contract.js';
 import { availabilityPayload, eventPayload, statsPayload } from '../../src/telemetry/payloads.js';
 import { deriveState, WindowCounter } from '../../src/telemetry/reducers.js';
-import { contractErrors, faceEvent, frame, MODEL } from './helpers/fixtures.js';
+import { contractErrors, faceEvent, frame, MODEL } from '../mqtt/helpers/fixtures.js';
 
 const stats = (over: { unstored?: number } = {}) =>
   statsPayload({
@@ -21,9 +21,9 @@ const stats = (over: { unstored?: number } = {}) =>
   });
 
 test('the committed contract.schema.json is the one generated from the zod schemas', () => {
-  const committed = readFileSync(new URL('../../src/mqtt/contract.schema.json', import.meta.url), 'utf8');
+  const committed = readFileSync(new URL('../../src/contract/contract.schema.json', import.meta.url), 'utf8');
   const generated = JSON.stringify(contractJsonSchema(), null, 2) + '\n';
-  assert.equal(committed, generated, 'src/mqtt/contract.schema.json is stale: run node --import tsx scripts/contract-schema.ts and commit it');
+  assert.equal(committed, generated, 'src/contract/contract.schema.json is stale: run node --import tsx scripts/contract-schema.ts and commit it');
 });
 
 test('what the kiosk builds passes both the zod schemas and the generated JSON Schema (ajv)', () => {

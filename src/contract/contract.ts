@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { EMOTIONS } from '../model/labels.js';
 import { TOPIC_KINDS, type TopicKind } from './topics.js';
-import { remoteContractSchemas } from './contract-remote.js';
+import { remoteContractSchemas } from './remote.js';
 
 export const PAYLOAD_VERSION = 1;
 /** Largest message a reader parses (a state with many faces is a few KiB). */
@@ -193,7 +193,7 @@ export function parseContractBytes(deviceIdFromTopic: string, kind: TopicKind, b
   return parseContractMessage(deviceIdFromTopic, kind, json);
 }
 
-/** The JSON Schema document of the published contract (written to src/mqtt/contract.schema.json). */
+/** The JSON Schema document of the published contract (written to src/contract/contract.schema.json). */
 export function contractJsonSchema(): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
   const ids = { emotion: emotionSchema, model: modelSchema, availability: availabilitySchema, event: eventSchema, state: stateSchema, counts: countsSchema, stats: statsSchema, ...remoteContractSchemas };
@@ -206,10 +206,10 @@ export function contractJsonSchema(): Record<string, unknown> {
   }
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://github.com/emotion-kiosk/emotion-kiosk/src/mqtt/contract.schema.json',
+    $id: 'https://github.com/emotion-kiosk/emotion-kiosk/src/contract/contract.schema.json',
     title: `emotion-kiosk MQTT contract, payload version ${PAYLOAD_VERSION}`,
     description:
-      'Payloads published under <prefix>/<deviceId>/<kind>. Every payload has version (1) and deviceId. Validate a message with {"$ref": "#/$defs/<kind>"}. Generated from src/mqtt/contract.ts (node --import tsx scripts/contract-schema.ts); do not edit by hand.',
+      'Payloads published under <prefix>/<deviceId>/<kind>. Every payload has version (1) and deviceId. Validate a message with {"$ref": "#/$defs/<kind>"}. Generated from src/contract/contract.ts (node --import tsx scripts/contract-schema.ts); do not edit by hand.',
     $defs: defs,
   };
 }

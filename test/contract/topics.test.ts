@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deviceTopics, parseTopic, sanitizeDeviceId, subscriptionFilters } from '../../src/mqtt/topics.js';
+import { deviceTopics, parseTopic, sanitizeDeviceId, subscriptionFilters } from '../../src/contract/topics.js';
 
 test('topic tree under prefix and device', () => {
   assert.deepEqual(deviceTopics('emotion-kiosk/', 'pi5'), {
