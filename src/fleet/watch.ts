@@ -3,25 +3,15 @@
  * retained model state and every response, each parsed with the contract (contract-remote.ts) before it is
  * delivered; what breaks it goes to onMalformed. Connects like the telemetry subscriber (same options).
  */
-import { connectClient } from '../mqtt/connection.js';
 import { parseRemoteBytes, remoteWatchFilters, type RemoteMessage } from '../contract/remote.js';
-import type { SubscriberOptions } from '../mqtt/subscriber.js';
+import { connectSubscriber, type SubscriberOptions } from '../mqtt/subscriber.js';
 
 export interface RemoteWatch {
   close(): Promise<void>;
 }
 
 export function watchRemote(o: SubscriberOptions, h: { onMessage(m: RemoteMessage): void; onMalformed?(topic: string, reason: string): void }): RemoteWatch {
-  const client = connectClient({
-    url: o.url,
-    username: o.username,
-    password: o.password,
-    ca: o.ca,
-    cert: o.cert,
-    key: o.key,
-    rejectUnauthorized: o.rejectUnauthorized ?? true,
-    keepaliveS: o.keepaliveS ?? 30,
-  });
+  const client = connectSubscriber(o);
   client.on('connect', () => client.subscribe(remoteWatchFilters(o.prefix, o.device), { qos: 1 }));
   client.on('error', () => undefined); // the telemetry subscriber reports the connection state
   client.on('message', (topic, payload) => {

@@ -5,6 +5,7 @@
  * Connects like the kiosk (connection.ts: credentials, CA, client certificate); reconnects with backoff; reports
  * the connection state in words.
  */
+import type { MqttClient } from 'mqtt';
 import { connectClient, describeConnectionError, reconnectDelayMs, redactUrl } from './connection.js';
 import { parseContractBytes, type ContractMessage } from '../contract/contract.js';
 import { parseTopic, subscriptionFilters } from '../contract/topics.js';
@@ -36,9 +37,9 @@ export interface KioskSubscription {
 
 const MAX_RECONNECT_DELAY_MS = 10_000;
 
-export function subscribeKiosks(o: SubscriberOptions, h: SubscriberHandlers): KioskSubscription {
-  const url = redactUrl(o.url);
-  const client = connectClient({
+/** A client for a watcher of the kiosks (the dashboard's telemetry and command-bus subscriptions): the options' broker settings, TLS and keepalive. */
+export function connectSubscriber(o: SubscriberOptions): MqttClient {
+  return connectClient({
     url: o.url,
     username: o.username,
     password: o.password,
@@ -48,6 +49,11 @@ export function subscribeKiosks(o: SubscriberOptions, h: SubscriberHandlers): Ki
     rejectUnauthorized: o.rejectUnauthorized ?? true,
     keepaliveS: o.keepaliveS ?? 30,
   });
+}
+
+export function subscribeKiosks(o: SubscriberOptions, h: SubscriberHandlers): KioskSubscription {
+  const url = redactUrl(o.url);
+  const client = connectSubscriber(o);
   let failures = 0;
   let lastError: string | null = null;
   client.on('connect', () => {
