@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createFrameSource } from '../../src/capture/create-source.js';
-import type { FrameSource } from '../../src/capture/types.js';
 import { configSchema } from '../../src/config/schema.js';
 import { HaarFaceDetector } from '../../src/detection/haar-detector.js';
 import type { EventSink } from '../../src/events/types.js';
 import { EmotionClassifier } from '../../src/model/emotion-classifier.js';
 import { FaceTracker } from '../../src/pipeline/face-tracker.js';
 import { KioskPipeline } from '../../src/pipeline/kiosk-pipeline.js';
+import { observedSource } from '../../src/capture/observed-source.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { defaultCascadePath } from '../../src/util/paths.js';
 
@@ -22,24 +22,14 @@ const detector = HaarFaceDetector.load(defaultCascadePath, config.detection);
 const inner = createFrameSource(video, config.camera, silentLogger, { prefetch: prefetch === 'prefetch' });
 /** How long the pipeline waited in read() for its frames: the decode it could not overlap with its own work. */
 let readWaitMs = 0;
-const source: FrameSource = {
-  get description() {
-    return inner.description;
-  },
-  get fps() {
-    return inner.fps;
-  },
-  open: () => inner.open(),
-  close: () => inner.close(),
-  async read() {
-    const t0 = performance.now();
-    try {
-      return await inner.read();
-    } finally {
-      readWaitMs += performance.now() - t0;
-    }
-  },
-};
+const source = observedSource(inner, async (read) => {
+  const t0 = performance.now();
+  try {
+    return await read();
+  } finally {
+    readWaitMs += performance.now() - t0;
+  }
+});
 await source.open();
 /** CPU seconds of this process (user + system): with the process pinned to one core, less noisy than wall time. */
 const cpuSeconds = () => {

@@ -6,7 +6,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { SUMMARIES } from './summaries.js';
 import { parsePositiveInt } from './flag-values.js';
 import { createFrameSource } from '../capture/create-source.js';
-import type { Frame, FrameSource } from '../capture/types.js';
+import { observedSource } from '../capture/observed-source.js';
+import type { Frame } from '../capture/types.js';
 import { loadConfig } from '../config/load.js';
 import type { KioskConfig } from '../config/schema.js';
 import { HaarFaceDetector, loadGrayImage } from '../detection/haar-detector.js';
@@ -187,17 +188,7 @@ export async function evaluateClip(opts: { clip: string; model?: string; config?
     const recorded: RecordedFrame[] = [];
     let current: Frame | undefined;
     let pendingBoxes: Box[] = [];
-    const source: FrameSource = {
-      get description() {
-        return inner.description;
-      },
-      get fps() {
-        return inner.fps;
-      },
-      open: () => inner.open(),
-      close: () => inner.close(),
-      read: async () => (current = (await inner.read()) ?? undefined) ?? null,
-    };
+    const source = observedSource(inner, async (read) => (current = (await read()) ?? undefined) ?? null);
     const recordingDetector: FaceDetectorPort = {
       detectAndCrop(mat, cropSize) {
         const faces = detector.detectAndCrop(mat, cropSize);
