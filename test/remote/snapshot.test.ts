@@ -61,3 +61,27 @@ test('the detector tap: a snapshot comes from the next detected frame, with face
   assert.equal(d.detectAndCrop('f2', 48).length, 1);
   assert.equal(await new PausableDetector<string>({ detectAndCrop: () => [] }).snapshot({ blurFaces: true, maxWidth: 640 }), null, 'no encoder: null');
 });
+
+test('snapshotJpeg releases every Mat it makes (a copy, each face\'s region and mosaic, the resized image): none is left to the GC', () => {
+  const { frame, boxes } = frameWithFace();
+  const made: Mat[] = [];
+  const proto = Object.getPrototypeOf(frame) as Record<string, (...a: unknown[]) => unknown>;
+  const spied = ['copy', 'getRegion', 'resize'] as const;
+  const originals = spied.map((name) => proto[name]!);
+  spied.forEach((name, i) => {
+    proto[name] = function (this: Mat, ...a: unknown[]) {
+      const m = originals[i]!.apply(this, a) as Mat;
+      made.push(m);
+      return m;
+    };
+  });
+  try {
+    snapshotJpeg(frame, boxes, { blurFaces: true, maxWidth: 640 });
+  } finally {
+    spied.forEach((name, i) => (proto[name] = originals[i]!));
+  }
+  assert.ok(made.length >= 2 + 3 * boxes.length, `${made.length} Mats made for ${boxes.length} faces`);
+  assert.deepEqual(made.map((m) => Boolean(m.empty)), made.map(() => true), 'every Mat made by the snapshot is released');
+  assert.ok(!frame.empty, 'the pipeline\'s frame is not released');
+  frame.release();
+});
