@@ -8,26 +8,13 @@ import { createMqttSink, type MqttSink } from '../../src/mqtt/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { faceEvent, frame, kioskConfig, MODEL } from '../mqtt/helpers/fixtures.js';
 import { Mosquitto, tempDir, waitFor } from '../mqtt/helpers/mosquitto.js';
+import { Tmux } from './helpers/tmux.js';
 
-const SOCKET = `ek-dash-${process.pid}`;
 const SESSION = 'dash';
 const root = path.resolve(import.meta.dirname, '../..');
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const screen = () => {
-  try {
-    return tmux('capture-pane', '-p', '-t', SESSION);
-  } catch {
-    return '';
-  }
-};
-const alive = () => {
-  try {
-    tmux('has-session', '-t', SESSION);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const tmux = new Tmux();
+const screen = () => tmux.screen(SESSION);
+const alive = () => tmux.alive(SESSION);
 
 let broker: Mosquitto;
 const dataDir = tempDir('dash');
@@ -35,11 +22,7 @@ before(async () => {
   broker = await Mosquitto.start();
 });
 after(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    /* already gone */
-  }
+  tmux.kill();
   await broker.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -50,7 +33,7 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
   let stopped = false;
   try {
     const cmd = `cd ${root} && exec node --import tsx src/cli/main.ts dashboard --broker ${broker.url} --device all --topic-prefix ek`;
-    tmux('new-session', '-d', '-s', SESSION, '-x', '80', '-y', '24', cmd);
+    tmux.start(SESSION, cmd);
     const s1 = await waitFor(() => (/tmuxkiosk ONLINE/.test(screen()) ? screen() : null), 40_000, `dashboard shows the kiosk online; screen:\n${screen()}`);
     assert.match(s1, /Emotions entered \(0 events\)/);
 
@@ -80,29 +63,29 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
     await second.start!();
     try {
       await waitFor(() => /\[2 devices\]/.test(screen()), 20_000, `2 devices; screen:\n${screen()}`);
-      tmux('send-keys', '-t', SESSION, 'd');
+      tmux.keys(SESSION, 'd');
       await waitFor(() => /^ kiosk_two ONLINE/.test(screen()), 10_000, `switched to kiosk_two; screen:\n${screen()}`);
-      tmux('send-keys', '-t', SESSION, 'd');
+      tmux.keys(SESSION, 'd');
       await waitFor(() => /^ tmuxkiosk OFFLINE/.test(screen()), 10_000, `back to tmuxkiosk; screen:\n${screen()}`);
     } finally {
       await second.stop!();
     }
 
     // resizes cleanly: larger, then back to 80x24, the layout is redrawn to the new size
-    tmux('resize-window', '-t', SESSION, '-x', '100', '-y', '30');
+    tmux.run('resize-window', '-t', SESSION, '-x', '100', '-y', '30');
     await waitFor(() => {
       const l = screen().split('\n');
       return l.length >= 30 && /q quit/.test(l[29] ?? '') && /OFFLINE/.test(l[0] ?? '');
     }, 10_000, `redrawn at 100x30; screen:\n${screen()}`);
-    tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '24');
+    tmux.run('resize-window', '-t', SESSION, '-x', '80', '-y', '24');
     await waitFor(() => {
       const l = screen().split('\n');
       return /q quit/.test(l[23] ?? '') && /Emotions entered \(7 events\)/.test(l[1] ?? '') && l.every((x) => x.length <= 80);
     }, 10_000, `redrawn at 80x24; screen:\n${screen()}`);
 
-    tmux('send-keys', '-t', SESSION, 'p');
+    tmux.keys(SESSION, 'p');
     await waitFor(() => /PAUSED/.test(screen()), 10_000, 'PAUSED');
-    tmux('send-keys', '-t', SESSION, 'q');
+    tmux.keys(SESSION, 'q');
     await waitFor(() => !alive(), 10_000, 'the dashboard quits on q');
   } finally {
     if (!stopped) await sink.stop!();
@@ -112,10 +95,10 @@ test('dashboard in tmux (80x24): counts change with events, the device goes offl
 test('run --dashboard (in-process): shows events and routed log lines, and stop() restores the terminal', { timeout: 60_000 }, async () => {
   const s = 'inproc';
   const cmd = `cd ${root} && node --import tsx test/dashboard/helpers/in-process.ts; sleep 30`;
-  tmux('new-session', '-d', '-s', s, '-x', '80', '-y', '24', cmd);
+  tmux.start(s, cmd);
   const cap = () => {
     try {
-      return tmux('capture-pane', '-p', '-t', s);
+      return tmux.screen(s);
     } catch {
       return '';
     }
@@ -131,8 +114,8 @@ test('run --dashboard (in-process): shows events and routed log lines, and stop(
     assert.ok(shown.split('\n').some((l) => /^x.*camera hiccup.*x$/.test(l)), shown);
     // escapes in a log line are stripped: the text shows, inert, inside the panel; the pane title is untouched
     assert.ok(shown.split('\n').some((l) => /^x.*stream said \]0;PWNED\[2J\[31mEVILRED2J done.*x$/.test(l)), shown);
-    assert.doesNotMatch(tmux('display-message', '-p', '-t', s, '#{pane_title}'), /PWNED/);
-    const pid = tmux('display-message', '-p', '-t', s, '#{pane_pid}').trim();
+    assert.doesNotMatch(tmux.title(s), /PWNED/);
+    const pid = String(tmux.pid(s));
     // the pane's shell runs node as its only child: signal that process by its id
     const child = Number(execFileSync('pgrep', ['-P', pid], { encoding: 'utf8' }).trim().split('\n')[0]);
     process.kill(child, 'SIGUSR2');
@@ -141,7 +124,7 @@ test('run --dashboard (in-process): shows events and routed log lines, and stop(
     assert.match(after, /after the dashboard: back on stderr/);
   } finally {
     try {
-      tmux('kill-session', '-t', s);
+      tmux.run('kill-session', '-t', s);
     } catch {
       /* gone */
     }
