@@ -116,9 +116,14 @@ test('the display drop-in: cage on tty1 with its logind session, the watchdog ha
     'Restart=always',
   ]) has(line);
   // The main unit's hardening stays: the drop-in adds devices and a session, it turns nothing off.
-  for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'DevicePolicy', 'User', 'Type', 'NotifyAccess', 'WatchdogSec', 'SystemCallFilter']) {
+  for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'DevicePolicy', 'User', 'Type', 'NotifyAccess', 'WatchdogSec']) {
     assert.doesNotMatch(dropIn, new RegExp(`^${key}=`, 'm'), `${key} is the main unit's`);
   }
+  // One syscall exception: Xwayland runs xkbcomp through a child that calls setgid(getgid()) and setuid(getuid())
+  // first; the main unit's ~@privileged denies both and Xwayland exits without a keymap (seen booting the unit under
+  // systemd-nspawn: "Failed to activate virtual core keyboard", the window never opened). Exactly those two come back.
+  assert.match(unit, /^SystemCallFilter=~@privileged$/m);
+  assert.deepEqual(dropIn.match(/^SystemCallFilter=.*$/gm), ['SystemCallFilter=setuid setgid']);
   assert.match(unit, /^NotifyAccess=all$/m, "the kiosk, cage's child, is not the main process: its READY/WATCHDOG need NotifyAccess=all");
   verify(`${unit}\n${dropIn}`, 'emotion-kiosk.service');
   const security = run('systemd-analyze', ['security', '--offline=yes', '--threshold=100', path.join(tmp, 'emotion-kiosk.service')]);
