@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFrameSource } from '../../src/capture/create-source.js';
+import { observedSource } from '../../src/capture/observed-source.js';
 import { PrefetchingFrameSource } from '../../src/capture/prefetch-source.js';
 import { SourceError, type Frame, type FrameSource } from '../../src/capture/types.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -22,29 +23,16 @@ import { MEGAMIND, serveFile } from './fixtures.js';
 const config = configSchema.parse({});
 const camera = config.camera;
 
-/** Passes the real source through and keeps every frame it produced, to see what the prefetcher did with them. */
-class Observed implements FrameSource {
-  readonly produced: Frame[] = [];
-  reads = 0;
-  constructor(private readonly inner: FrameSource) {}
-  get description() {
-    return this.inner.description;
-  }
-  get fps() {
-    return this.inner.fps;
-  }
-  open() {
-    return this.inner.open();
-  }
-  close() {
-    return this.inner.close();
-  }
-  async read(): Promise<Frame | null> {
-    this.reads++;
-    const f = await this.inner.read();
-    if (f) this.produced.push(f);
+/** The real source, passed through, keeping every frame it produced: what the prefetcher did with them. */
+function observe(inner: FrameSource) {
+  const o = { produced: [] as Frame[], reads: 0 };
+  const source = observedSource(inner, async (read) => {
+    o.reads++;
+    const f = await read();
+    if (f) o.produced.push(f);
     return f;
-  }
+  });
+  return Object.assign(o, { source });
 }
 
 const digest = (f: Frame) => `${f.index} ${f.mediaMs} ${createHash('sha256').update(f.mat.getData()).digest('hex')}`;
@@ -59,8 +47,8 @@ test('a file: every frame in order with its media clock time, none dropped, neve
   }
   await plain.close();
 
-  const observed = new Observed(createFrameSource(MEGAMIND, camera, silentLogger));
-  const src = new PrefetchingFrameSource(observed, { live: false });
+  const observed = observe(createFrameSource(MEGAMIND, camera, silentLogger));
+  const src = new PrefetchingFrameSource(observed.source, { live: false });
   await src.open();
   const got: string[] = [];
   let maxAhead = 0;
@@ -80,8 +68,8 @@ test('a file: every frame in order with its media clock time, none dropped, neve
 });
 
 test('stop with a read in flight: close() resolves, later reads are null, every frame not handed out is released', async () => {
-  const observed = new Observed(createFrameSource(MEGAMIND, camera, silentLogger));
-  const src = new PrefetchingFrameSource(observed, { live: false });
+  const observed = observe(createFrameSource(MEGAMIND, camera, silentLogger));
+  const src = new PrefetchingFrameSource(observed.source, { live: false });
   await src.open();
   const first = await src.read(); // hands out the first frame and starts reading the second
   assert.ok(first);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { createFrameSource } from '../../src/capture/create-source.js';
-import type { Frame, FrameSource } from '../../src/capture/types.js';
+import { observedSource } from '../../src/capture/observed-source.js';
+import type { FrameSource } from '../../src/capture/types.js';
 import { configSchema } from '../../src/config/schema.js';
 import { HaarFaceDetector } from '../../src/detection/haar-detector.js';
 import type { EventSink, FaceEvent } from '../../src/events/types.js';
@@ -23,36 +24,19 @@ import { megamindVideo } from '../helpers/fixtures.js';
 const config = configSchema.parse({});
 
 /** The test hook: each read waits `delayMs` more (a slow machine), the frames themselves are untouched. */
-class SlowSource implements FrameSource {
-  constructor(
-    private readonly inner: FrameSource,
-    private readonly delayMs: (index: number) => number,
-  ) {}
-  get description() {
-    return this.inner.description;
-  }
-  get fps() {
-    return this.inner.fps;
-  }
-  open() {
-    return this.inner.open();
-  }
-  close() {
-    return this.inner.close();
-  }
-  async read(): Promise<Frame | null> {
-    const f = await this.inner.read();
-    if (f) await new Promise((r) => setTimeout(r, this.delayMs(f.index)));
+const slowSource = (inner: FrameSource, delayMs: (index: number) => number): FrameSource =>
+  observedSource(inner, async (read) => {
+    const f = await read();
+    if (f) await new Promise((r) => setTimeout(r, delayMs(f.index)));
     return f;
-  }
-}
+  });
 
 async function runClip(classifier: EmotionClassifier, slow: boolean): Promise<{ seq: string[]; wallS: number }> {
   const events: FaceEvent[] = [];
   const sink: EventSink = { name: 'collect', onEvent: (e) => void events.push(e) };
   const file = createFrameSource(megamindVideo, config.camera, silentLogger);
   // Slowed: 15-45 ms more per frame, varying (a busy core), so the run takes longer than the clip's own 11.3 s.
-  const source = slow ? new SlowSource(file, (i) => 15 + ((i * 7) % 31)) : file;
+  const source = slow ? slowSource(file, (i) => 15 + ((i * 7) % 31)) : file;
   await source.open();
   const tracker = new FaceTracker(config.tracking, { name: 'm', version: '1' }, randomUUID);
   const detector = HaarFaceDetector.load(defaultCascadePath, config.detection);
