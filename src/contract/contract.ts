@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { EMOTIONS } from '../model/labels.js';
 import { TOPIC_KINDS, type TopicKind } from './topics.js';
+import { parseJsonBytes } from './json-bytes.js';
 import { remoteContractSchemas } from './remote.js';
 
 export const PAYLOAD_VERSION = 1;
@@ -183,14 +184,8 @@ export function parseContractMessage(deviceIdFromTopic: string, kind: TopicKind,
 
 /** Parses raw bytes from the broker: size, JSON, then the contract. Never throws. */
 export function parseContractBytes(deviceIdFromTopic: string, kind: TopicKind, bytes: Uint8Array): ParseResult {
-  if (bytes.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: `payload of ${bytes.length} bytes (more than ${MAX_PAYLOAD_BYTES})` };
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  return parseContractMessage(deviceIdFromTopic, kind, json);
+  const j = parseJsonBytes(bytes, MAX_PAYLOAD_BYTES);
+  return j.ok ? parseContractMessage(deviceIdFromTopic, kind, j.json) : j;
 }
 
 /** The JSON Schema document of the published contract (written to src/contract/contract.schema.json). */

@@ -10,6 +10,7 @@
  * Pure: schemas and topic helpers only. Self-contained (contract.ts imports this file, not the other way round).
  */
 import { z } from 'zod';
+import { parseJsonBytes } from './json-bytes.js';
 
 export const REMOTE_PAYLOAD_VERSION = 1;
 /** Largest request a kiosk parses (a model update that travels over MQTT has its own, larger limit). */
@@ -201,14 +202,9 @@ export function parseRemoteBytes(prefix: string, topic: string, bytes: Uint8Arra
   const isResponse = kind === 'response' && rest.length > 0;
   if (!deviceId || (!isModel && !isResponse)) return null;
   if (!deviceId.match(/^[A-Za-z0-9_-]{1,128}$/)) return { ok: false, reason: 'device id in the topic is not letters, digits, _ and -' };
-  if (bytes.length > MAX_WATCHED_BYTES) return { ok: false, reason: `payload of ${bytes.length} bytes (more than ${MAX_WATCHED_BYTES})` };
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  const r = (isModel ? modelStateSchema : responseSchema).safeParse(json);
+  const j = parseJsonBytes(bytes, MAX_WATCHED_BYTES);
+  if (!j.ok) return j;
+  const r = (isModel ? modelStateSchema : responseSchema).safeParse(j.json);
   if (!r.success) {
     const i = r.error.issues[0];
     return { ok: false, reason: i ? `${i.path.join('.') || '(payload)'}: ${i.message}` : 'invalid' };
