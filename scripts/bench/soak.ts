@@ -15,7 +15,7 @@
  * Allocator: the kiosk gets the malloc settings of device/emotion-kiosk.service (its MALLOC_*, GLIBC_TUNABLES and
  * LD_PRELOAD Environment= lines), never the caller's shell's; --env=NAME=VALUE (repeatable) sets or (--env=NAME=)
  * removes one on top, --no-unit-env starts from glibc's defaults. --warmup=S: samples before S s are warm-up (default
- * 120 s). (Write these two with `=`: scripts/bench/index.ts takes a bare word after them for a bench name.)
+ * 120 s). --heap-snapshots=S,S: V8 heap snapshots of the kiosk at those seconds, to diff. (Write these with `=`: scripts/bench/index.ts takes a bare word after them for a bench name.)
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
@@ -41,6 +41,8 @@ export interface SoakOptions {
   unitEnv: boolean;
   /** --env NAME=VALUE (repeatable): set in the kiosk's environment, over the unit's; NAME= removes it. */
   env: Record<string, string>;
+  /** --heap-snapshots=S,S,...: write a V8 heap snapshot of the kiosk at these seconds (files in the soak's folder). */
+  heapSnapshotsS: number[];
 }
 
 export interface Sample {
@@ -83,7 +85,15 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
     clip: value('--clip') ?? '/usr/share/doc/opencv-doc/examples/data/Megamind.avi',
     restartEveryS: Number(value('--restart-every') ?? 60),
     sampleEveryS: Number(value('--sample-every') ?? 10),
+    heapSnapshotsS: heapSnapshots(value('--heap-snapshots')),
   };
+}
+
+function heapSnapshots(list: string | undefined): number[] {
+  if (list === undefined) return [];
+  const s = list.split(',').map(Number);
+  if (!s.every((x) => x >= 0)) throw new Error(`--heap-snapshots: expected seconds separated by commas, got ${list}`);
+  return s.sort((a, b) => a - b);
 }
 
 /**
@@ -175,7 +185,7 @@ class Broker {
   }
 }
 
-function ask<T>(child: ChildProcess, message: string, timeoutMs = 5000): Promise<T | undefined> {
+function ask<T>(child: ChildProcess, message: string | object, timeoutMs = 5000): Promise<T | undefined> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       child.off('message', on);
@@ -248,6 +258,13 @@ export async function benchSoak(argv: readonly string[] = process.argv.slice(2))
         const last = samples.at(-1)!;
         if (samples.length % 6 === 1) console.log(`  t=${last.tS.toFixed(0)} s  rss ${(last.rss / 1e6).toFixed(1)} MB  heap ${(last.heapUsed / 1e6).toFixed(1)} MB  fds ${last.fds}  broker restarts ${broker.restarts}`);
       }
+    }
+    const snapAt = o.heapSnapshotsS[0];
+    if (snapAt !== undefined && now >= started + snapAt * 1000) {
+      o.heapSnapshotsS.shift();
+      const file = path.join(dir, `heap-${snapAt}s.heapsnapshot`);
+      const r = await ask<{ heapSnapshot: string }>(kiosk, { heapSnapshot: file }, 120_000);
+      console.log(`  t=${((Date.now() - started) / 1000).toFixed(0)} s  heap snapshot ${r?.heapSnapshot ?? '(no answer)'}`);
     }
     if (now >= nextRestart) {
       nextRestart += o.restartEveryS * 1000;
