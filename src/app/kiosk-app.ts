@@ -6,30 +6,20 @@
  * src/cli/run.ts only maps flags to config and prints the summary.
  */
 import { randomUUID } from 'node:crypto';
-import { ResilientFrameSource } from '../capture/resilient-source.js';
-import { createFrameSource } from '../capture/create-source.js';
-import { SourceError } from '../capture/types.js';
-import { ConfigError, loadConfig, type ConfigInputs } from '../config/load.js';
-import type { KioskConfig } from '../config/schema.js';
+import { ResilientFrameSource, createFrameSource, SourceError } from '../capture/index.js';
+import { ConfigError, loadConfig, type ConfigInputs, type KioskConfig } from '../config/index.js';
 import { DashboardTransport, routeLogLine } from '../dashboard/index.js';
-import { HaarFaceDetector } from '../detection/haar-detector.js';
-import { KioskWindow } from '../display/kiosk-window.js';
-import { WindowDisplay } from '../display/window-display.js';
-import { createConsoleSink } from '../events/console-sink.js';
+import { HaarFaceDetector } from '../detection/index.js';
+import { KioskWindow, WindowDisplay } from '../display/index.js';
+import { createConsoleSink, type EventSink } from '../events/index.js';
 import type { KioskRunSummary } from './run-summary.js';
-import type { EventSink } from '../events/types.js';
-import { EmotionClassifier } from '../model/emotion-classifier.js';
+import { EmotionClassifier } from '../model/index.js';
 import { assertOutboxFree, createMqttTransport, OutboxLockedError, resolveDeviceId } from '../mqtt/index.js';
-import { FaceTracker } from '../pipeline/face-tracker.js';
-import { KioskPipeline, type DisplayPort } from '../pipeline/kiosk-pipeline.js';
-import { localDeviceIdentity } from '../system/identity.js';
-import { createWatchdogSink } from '../system/watchdog.js';
-import { TelemetryProducer, type TelemetryTransport } from '../telemetry/producer.js';
-import { createLogger, type Logger } from '../util/logger.js';
-import { FrameHealthSink } from '../remote/service.js';
-import { PausableDetector, startRemoteService, switchableModels, withRemoteOptions } from '../remote/kiosk-host.js';
-import { snapshotJpeg } from '../remote/snapshot.js';
-import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
+import { FaceTracker, KioskPipeline, type DisplayPort } from '../pipeline/index.js';
+import { localDeviceIdentity, createWatchdogSink } from '../system/index.js';
+import { TelemetryProducer, type TelemetryTransport } from '../telemetry/index.js';
+import { createLogger, type Logger, defaultCascadePath, defaultModelPath } from '../util/index.js';
+import { FrameHealthSink, PausableDetector, startRemoteService, switchableModels, withRemoteOptions, snapshotJpeg } from '../remote/index.js';
 import { Lifecycle, StartupError } from './lifecycle.js';
 
 export { StartupError } from './lifecycle.js';

@@ -1,6 +1,6 @@
 /** The end-of-run summary: a JSON file for scripts and a few lines for people. */
 import { writeFileSync } from 'node:fs';
-import type { RunSummary } from '../pipeline/kiosk-pipeline.js';
+import type { RunSummary } from '../pipeline/index.js';
 
 export interface KioskRunSummary extends RunSummary {
   model: { name: string; version: string; file: string; untrained: boolean };

@@ -1,11 +1,10 @@
 /** Reconnect schedule for a frame source that failed mid-run. Pure. */
-import type { KioskConfig } from '../config/schema.js';
-import { backoffDelayMs } from '../util/backoff.js';
+import type { KioskConfig } from '../config/index.js';
+import { backoffDelayMs } from '../util/index.js';
 
 export type RetryPolicy = KioskConfig['camera']['retry'];
 
 /** The schedule itself is shared with MQTT (src/util/backoff.ts). */
-export { backoffDelayMs } from '../util/backoff.js';
 
 /** True when another attempt is allowed after `attemptsMade` failed ones (maxAttempts 0 = try forever). */
 export function mayRetry(attemptsMade: number, policy: Pick<RetryPolicy, 'maxAttempts'>): boolean {

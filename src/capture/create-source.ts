@@ -5,11 +5,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import type { KioskConfig } from '../config/schema.js';
-import type { Logger } from '../util/logger.js';
-import { cv } from '../vision/opencv.js';
+import type { KioskConfig } from '../config/index.js';
+import { redactUrl, type Logger } from '../util/index.js';
+import { cv } from '../vision/index.js';
 import { checkGstElements, gstreamerMissingMessage, missingElementsMessage, parseVideoBackends } from './gstreamer.js';
-import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, IMAGES_HINT, STREAM_HINT, describeDeviceNode, redactUrl } from './hints.js';
+import { CAMERA_HINT, FILE_HINT, GSTREAMER_HINT, IMAGES_HINT, STREAM_HINT, describeDeviceNode } from './hints.js';
 import { OpenCvFrameSource } from './opencv-source.js';
 import { RaspistillFrameSource } from './raspistill-source.js';
 import { RpicamFrameSource } from './rpicam-source.js';

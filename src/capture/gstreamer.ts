@@ -14,7 +14,7 @@
  * first with `gst-launch-1.0 nvarguscamerasrc sensor-id=0 ! fakesink`; if it fails, restart the Argus daemon
  * (`sudo systemctl restart nvargus-daemon`).
  */
-import { redactSecrets } from '../util/redact.js';
+import { redactSecrets } from '../util/index.js';
 
 /**
  * Element factory names in a gst-launch style pipeline: the first word of each "!"-separated part, skipping caps

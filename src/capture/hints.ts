@@ -36,4 +36,3 @@ export const RASPISTILL_HINT =
   'raspistill needs the legacy camera stack (Raspberry Pi OS Buster, or Bullseye with "Legacy Camera" enabled in raspi-config; it does not exist on 64-bit Bookworm: use --source rpicam there)';
 
 /** rtsp://user:secret@host/… -> rtsp://user:***@host/… (fail-closed; the kiosk's one redactor, src/util/redact.ts). */
-export { redactUrl } from '../util/redact.js';

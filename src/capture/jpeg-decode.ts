@@ -1,6 +1,6 @@
 /** JPEG bytes -> BGR Mat with OpenCV (libjpeg), for the Raspberry Pi camera sources. */
-import type { Logger } from '../util/logger.js';
-import { cv, type Mat } from '../vision/opencv.js';
+import type { Logger } from '../util/index.js';
+import { cv, type Mat } from '../vision/index.js';
 import { SourceError, type Frame } from './types.js';
 
 /** Decodes one JPEG to a BGR 8UC3 Mat; throws an Error saying why when the bytes are not a decodable image. */

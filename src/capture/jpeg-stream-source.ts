@@ -5,7 +5,7 @@
  * the program and raise a retryable SourceError (the resilient source restarts it). A subclass only starts and stops
  * its program and words its messages.
  */
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../util/index.js';
 import { decodeJpeg, readDecodable } from './jpeg-decode.js';
 import { JpegStreamSplitter } from './jpeg-splitter.js';
 import { LatestFrames, QueueTimeoutError } from './latest-frames.js';

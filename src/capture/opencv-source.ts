@@ -5,9 +5,8 @@
  * sequence has no frame rate of its own, so its rate is camera.fps. open() reads the first frame, so a device that opens but delivers nothing
  * (unknown index, corrupt file) fails at start with a message naming what was tried.
  */
-import { cv, type Mat, type VideoCapture } from '../vision/opencv.js';
-import type { Logger } from '../util/logger.js';
-import { redactSecrets } from '../util/redact.js';
+import { cv, type Mat, type VideoCapture } from '../vision/index.js';
+import { type Logger, redactSecrets } from '../util/index.js';
 import { MediaClock } from './media-clock.js';
 import { FramePacer } from './pacing.js';
 import { SourceError, type Frame, type FrameSource } from './types.js';

@@ -8,7 +8,7 @@
  * rpicam-vid is the first choice where it exists.
  */
 import { Raspistill, RaspistillInterruptError } from 'node-raspistill';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../util/index.js';
 import { findFirstBinary } from './find-binary.js';
 import { RASPISTILL_HINT } from './hints.js';
 import { JpegStreamSource, type JpegSink, type JpegStreamTimeouts } from './jpeg-stream-source.js';

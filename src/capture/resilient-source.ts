@@ -5,8 +5,8 @@
  * onStateChange and the logger; read() resumes with the reconnected source's frames. Only a non-retryable error or
  * running out of attempts (maxAttempts > 0) ends read() with a SourceError.
  */
-import type { Logger } from '../util/logger.js';
-import { backoffDelayMs, mayRetry, type RetryPolicy } from './backoff.js';
+import { backoffDelayMs, type Logger } from '../util/index.js';
+import { mayRetry, type RetryPolicy } from './backoff.js';
 import { SourceError, type CameraStats, type Frame, type FrameSource } from './types.js';
 
 export type SourceState = 'connected' | 'reconnecting' | 'failed';

@@ -6,7 +6,7 @@
  * retryable SourceError.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../util/index.js';
 import { findFirstBinary } from './find-binary.js';
 import { RPICAM_HINT } from './hints.js';
 import { JpegStreamSource, type JpegSink, type JpegStreamTimeouts } from './jpeg-stream-source.js';

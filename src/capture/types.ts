@@ -4,7 +4,7 @@
  * NOTE for all OpenCV code: import `cv` from '../vision/opencv.js', never '@u4/opencv4nodejs' directly (its ES-module
  * entry fails with a system OpenCV, and it prints its start-up log to stdout).
  */
-import type { Mat } from '../vision/opencv.js';
+import type { Mat } from '../vision/index.js';
 
 export interface Frame {
   /** BGR, 8-bit, 3 channels. Owned by the consumer after read(). */

@@ -3,8 +3,8 @@
  * options, one validation of what the person typed, one mapping to the connection settings every client uses.
  */
 import type { Command } from 'commander';
-import type { ConnectionSettings } from '../mqtt/connection.js';
-import { redactUrl, splitCredentials } from '../util/redact.js';
+import type { ConnectionSettings } from '../mqtt/index.js';
+import { redactUrl, splitCredentials } from '../util/index.js';
 
 export interface BrokerFlags {
   broker: string;

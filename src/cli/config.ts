@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { SUMMARIES } from './summaries.js';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../config/load.js';
-import { maskConfig } from '../util/redact.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { maskConfig } from '../util/index.js';
 
 export function registerConfigCommand(program: Command): void {
   program

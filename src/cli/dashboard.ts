@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { SUMMARIES } from './summaries.js';
 import { routeLogLine, runMqttDashboard } from '../dashboard/index.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger } from '../util/index.js';
 import { addBrokerOptions, brokerSettings, type BrokerFlags } from './broker-flags.js';
 
 interface DashboardFlags extends BrokerFlags {

@@ -1,8 +1,7 @@
 /** `emotion-kiosk doctor`: checks the device (camera, model, OpenCV, broker, disk, clock, OS) and says what to fix. */
 import type { Command } from 'commander';
 import { SUMMARIES } from './summaries.js';
-import { formatReport } from '../doctor/result.js';
-import { runDoctor } from '../doctor/run-doctor.js';
+import { formatReport, runDoctor } from '../doctor/index.js';
 
 interface DoctorFlags {
   config?: string;

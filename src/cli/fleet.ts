@@ -4,10 +4,7 @@
  */
 import type { Command } from 'commander';
 import { SUMMARIES } from './summaries.js';
-import { keygenFiles, signFiles, verifyFiles } from '../fleet/signing.js';
-import { FleetClient, type RequestOutcome } from '../fleet/operator.js';
-import { modelUpdateRequest } from '../fleet/model-update.js';
-import { runRollout } from '../fleet/rollout.js';
+import { keygenFiles, signFiles, verifyFiles, FleetClient, type RequestOutcome, modelUpdateRequest, runRollout } from '../fleet/index.js';
 import { addBrokerOptions, brokerSettings, type BrokerFlags } from './broker-flags.js';
 
 interface FleetBrokerFlags extends BrokerFlags {

@@ -4,7 +4,7 @@
  * loaded (src/cli/commands.ts); top-level help and unknown commands are answered from the summaries alone.
  */
 import { Command } from 'commander';
-import { packageVersion } from '../util/paths.js';
+import { packageVersion } from '../util/index.js';
 import { COMMANDS, commandToLoad, type CommandName } from './commands.js';
 
 async function main(): Promise<void> {

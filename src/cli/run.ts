@@ -1,11 +1,9 @@
 /** `emotion-kiosk run`: the command line of the kiosk (flags -> config); src/app/kiosk-app.ts starts, runs and stops it. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { runKioskApp, StartupError } from '../app/kiosk-app.js';
-import { formatSummary, writeSummaryJson, type KioskRunSummary } from '../app/run-summary.js';
+import { runKioskApp, StartupError, formatSummary, writeSummaryJson, type KioskRunSummary } from '../app/index.js';
 import { SUMMARIES } from './summaries.js';
 import { parsePositiveInt } from './flag-values.js';
 
-export { StartupError } from '../app/kiosk-app.js';
 
 export interface RunFlags {
   config?: string;

@@ -3,7 +3,7 @@
  * inferred from it. File (YAML/JSON) < environment (EMOTION_KIOSK_*) < command-line flags.
  */
 import { z } from 'zod';
-import { redactUrl, splitCredentials } from '../util/redact.js';
+import { redactUrl, splitCredentials } from '../util/index.js';
 import { CONFIG_VERSION } from './migrate.js';
 
 const positiveInt = z.number().int().positive();

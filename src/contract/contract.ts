@@ -11,7 +11,7 @@
  * shown and formatted without throwing (timestamps stay within what `Date` can represent).
  */
 import { z } from 'zod';
-import { EMOTIONS } from '../model/labels.js';
+import { EMOTIONS } from '../model/index.js';
 import { TOPIC_KINDS, type TopicKind } from './topics.js';
 import { parseJsonBytes } from './json-bytes.js';
 import { remoteContractSchemas } from './remote.js';

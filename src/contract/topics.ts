@@ -42,9 +42,6 @@ export function parseTopic(prefix: string, topic: string): { deviceId: string; k
   return { deviceId, kind: kind as TopicKind };
 }
 
-// The default device id: the host name, or (a distribution-default host name) one derived from /etc/machine-id.
-export { defaultDeviceId, sanitizeDeviceId } from '../system/identity.js';
-
 function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');
 }

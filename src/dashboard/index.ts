@@ -4,15 +4,14 @@
  * While a dashboard owns the terminal, log lines written through `routeLogLine` go to its events panel instead of
  * scribbling on the screen; afterwards they go to stderr again.
  */
-import type { KioskConfig } from '../config/schema.js';
-import type { EventSink, FaceEvent, ModelRef } from '../events/types.js';
-import type { Logger } from '../util/logger.js';
+import type { KioskConfig } from '../config/index.js';
+import type { EventSink, FaceEvent, ModelRef } from '../events/index.js';
+import { type Logger, redactUrl } from '../util/index.js';
 import { resolveDeviceId } from '../mqtt/index.js';
-import { availabilityPayload, type EventPayload } from '../telemetry/payloads.js';
-import { TelemetryProducer, type TelemetryMessage, type TelemetryTransport } from '../telemetry/producer.js';
-import { subscribeKiosks, type SubscriberOptions } from '../mqtt/subscriber.js';
-import { redactUrl } from '../util/redact.js';
-import { watchRemote, type RemoteWatch } from '../fleet/watch.js';
+import { availabilityPayload, TelemetryProducer, type TelemetryMessage, type TelemetryTransport } from '../telemetry/index.js';
+import type { EventPayload } from '../contract/index.js';
+import { subscribeKiosks, type SubscriberOptions } from '../mqtt/index.js';
+import { watchRemote, type RemoteWatch } from '../fleet/index.js';
 import { addLog, applyContractMessage, applyMessage, applyRemoteMessage, createDashboardState, noteMalformed, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
 import { printable } from './printable.js';
 import { DashboardView } from './view.js';

@@ -2,10 +2,8 @@
  * What the dashboard shows, as a pure reducer over contract payloads (from MQTT or, in-process, built from the
  * pipeline's events and frames). No terminal, no network, no clock: times come in.
  */
-import { EMOTIONS, type Emotion } from '../model/labels.js';
-import { parseContractMessage, type ContractMessage, type CountsPayload, type IncomingStatsPayload, type StatePayload } from '../contract/contract.js';
-import type { TopicKind } from '../contract/topics.js';
-import type { ModelStatePayload, RemoteMessage } from '../contract/remote.js';
+import { EMOTIONS, type Emotion } from '../model/index.js';
+import { parseContractMessage, type ContractMessage, type CountsPayload, type IncomingStatsPayload, type StatePayload, type TopicKind, type ModelStatePayload, type RemoteMessage } from '../contract/index.js';
 import { printable } from './printable.js';
 
 export const MIX_SAMPLES = 60;

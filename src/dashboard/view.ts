@@ -11,7 +11,7 @@
  */
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
-import { EMOTIONS, type Emotion } from '../model/labels.js';
+import { EMOTIONS, type Emotion } from '../model/index.js';
 import { facesText, headerText, healthText, healthTitle, logLines, malformedText, SHORT, type DashboardState } from './model.js';
 import { printable } from './printable.js';
 

@@ -4,7 +4,7 @@
  * once. One of the few modules that import @u4/opencv4nodejs.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cv, type CascadeClassifier, type Mat } from '../vision/opencv.js';
+import { cv, type CascadeClassifier, type Mat } from '../vision/index.js';
 import type { Box } from './geometry.js';
 import { detectionScale, scaleBoxToFrame } from './geometry.js';
 

@@ -2,8 +2,8 @@
  * The kiosk's OpenCV window: shows annotated frames, optionally full screen, and reports when the operator quits
  * (q or Esc, or closing the window). One of the few modules that import OpenCV.
  */
-import { cv, type Mat } from '../vision/opencv.js';
-import type { Logger } from '../util/logger.js';
+import { cv, type Mat } from '../vision/index.js';
+import type { Logger } from '../util/index.js';
 import { checkDisplay } from './display-check.js';
 import { letterbox, type Letterbox } from './letterbox.js';
 import { probeScreen, type ScreenInfo } from './screen.js';

@@ -3,9 +3,9 @@
  * label above it (inside the box when there is no room above), and "fps · faces" in the top-left corner. Text size
  * comes from an injected measure function so the layout is unit-tested; overlay.ts does the drawing.
  */
-import type { Emotion } from '../model/labels.js';
-import type { TrackedFaceView } from '../events/types.js';
-import type { Box } from '../detection/geometry.js';
+import type { Emotion } from '../model/index.js';
+import type { TrackedFaceView } from '../events/index.js';
+import type { Box } from '../detection/index.js';
 
 /** B, G, R (OpenCV order). Distinct hues so a glance tells emotions apart; text on them is black or white. */
 export type Bgr = readonly [number, number, number];

@@ -1,6 +1,6 @@
 /** Draws the kiosk overlay (boxes, "emotion 87%" labels, fps and face count) onto a BGR frame, in place. */
-import { cv, type Mat } from '../vision/opencv.js';
-import type { TrackedFaceView } from '../events/types.js';
+import { cv, type Mat } from '../vision/index.js';
+import type { TrackedFaceView } from '../events/index.js';
 import { planOverlay, type Bgr, type MeasureText } from './overlay-layout.js';
 
 const FONT = cv.FONT_HERSHEY_SIMPLEX;

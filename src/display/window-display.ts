@@ -1,5 +1,5 @@
 /** The kiosk window as the pipeline's display port: the overlay (boxes, emotion, confidence, fps) drawn on each frame. */
-import type { DisplayPort } from '../pipeline/kiosk-pipeline.js';
+import type { DisplayPort } from '../pipeline/index.js';
 import type { KioskWindow } from './kiosk-window.js';
 import { drawOverlay } from './overlay.js';
 

@@ -1,12 +1,11 @@
 /** Broker reachability: a short MQTT connect with the config's address, credentials and TLS files. */
-import type { KioskConfig } from '../config/schema.js';
-import { redactUrl } from '../util/redact.js';
+import type { KioskConfig } from '../config/index.js';
+import { redactUrl } from '../util/index.js';
 import { fail, ok, skip, type CheckResult } from './result.js';
 
 export type BrokerProbe = { connected: true; ms: number } | { connected: false; code?: string | number; message: string };
 
 /** The broker URL for messages: the kiosk's one fail-closed redactor (src/util/redact.ts). */
-export { redactUrl as redactBroker } from '../util/redact.js';
 
 export function checkBroker(mqtt: KioskConfig['mqtt'], probe: BrokerProbe | undefined): CheckResult {
   if (mqtt.broker === 'none') return skip('broker', 'mqtt.broker is none: events are not published');
@@ -28,7 +27,7 @@ export function checkBroker(mqtt: KioskConfig['mqtt'], probe: BrokerProbe | unde
 export async function probeBroker(mqtt: KioskConfig['mqtt'], timeoutMs: number): Promise<BrokerProbe> {
   // the kiosk's own options builder (credentials from the URL or the config, TLS files, client certificate), loaded
   // only when a probe runs; the probe connects once and does not retry
-  const { brokerAddress, clientOptions, MqttConfigError } = await import('../mqtt/connection.js');
+  const { brokerAddress, clientOptions, MqttConfigError } = await import('../mqtt/index.js');
   const { connect } = await import('mqtt');
   const started = Date.now();
   let address: string;

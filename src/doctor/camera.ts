@@ -3,7 +3,7 @@
  * user in the `video` group, is the camera program installed. The live part opens the source and reads one frame.
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import type { SourceSpec } from '../capture/source-spec.js';
+import type { SourceSpec } from '../capture/index.js';
 import { fail, ok, skip, warn, type CheckResult } from './result.js';
 
 export interface CameraFacts {

@@ -6,9 +6,9 @@
  * with the kiosk's own client id (that would disconnect the kiosk). `checkIdentity` is pure.
  */
 import { readFileSync } from 'node:fs';
-import type { KioskConfig } from '../config/schema.js';
-import { deviceTopics } from '../contract/topics.js';
-import type { DeviceIdentity } from '../system/identity.js';
+import type { KioskConfig } from '../config/index.js';
+import { deviceTopics } from '../contract/index.js';
+import type { DeviceIdentity } from '../system/index.js';
 import { fail, ok, warn, type CheckResult } from './result.js';
 
 export interface AvailabilityMessage {

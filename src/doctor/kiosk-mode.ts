@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findFirstBinary } from '../capture/find-binary.js';
+import { findFirstBinary } from '../capture/index.js';
 import { fail, ok, skip, warn, type CheckResult } from './result.js';
 
 const execFileAsync = promisify(execFile);

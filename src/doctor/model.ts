@@ -1,5 +1,5 @@
 /** The model files: the .onnx, its manifest, a session that loads and answers, and the Haar cascade. */
-import type { ModelManifest } from '../model/manifest.js';
+import type { ModelManifest } from '../model/index.js';
 import { fail, ok, warn, type CheckResult } from './result.js';
 
 export type ModelLoad = { manifest: ModelManifest; path: string } | { error: string; path: string };

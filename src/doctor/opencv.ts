@@ -2,8 +2,7 @@
  * The OpenCV build the native addon was compiled against: version, and the video back-ends the configured
  * source needs (V4L2 for cameras, GStreamer for pipelines such as Jetson's nvarguscamerasrc).
  */
-import { parseVideoBackends } from '../capture/gstreamer.js';
-import type { SourceSpec } from '../capture/source-spec.js';
+import { parseVideoBackends, type SourceSpec } from '../capture/index.js';
 import { fail, ok, warn, type CheckResult } from './result.js';
 
 export function openCvVersion(buildInformation: string): string | undefined {

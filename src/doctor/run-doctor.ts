@@ -7,12 +7,9 @@ import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findFirstBinary } from '../capture/find-binary.js';
-import { parseSourceSpec, type PathKind, type SourceSpec } from '../capture/source-spec.js';
-import { ConfigError, loadConfig, CONFIG_FILE_ENV } from '../config/load.js';
-import type { KioskConfig } from '../config/schema.js';
-import { silentLogger } from '../util/logger.js';
-import { defaultCascadePath, defaultModelPath } from '../util/paths.js';
+import { findFirstBinary, parseSourceSpec, type PathKind, type SourceSpec } from '../capture/index.js';
+import { ConfigError, loadConfig, CONFIG_FILE_ENV, type KioskConfig } from '../config/index.js';
+import { silentLogger, defaultCascadePath, defaultModelPath } from '../util/index.js';
 import { checkBroker, probeBroker } from './broker.js';
 import { checkCameraLive, checkCameraStatic, gatherCameraFacts } from './camera.js';
 import { checkDisk, gatherDiskFacts } from './disk.js';
@@ -22,7 +19,7 @@ import { checkCascade, checkModelLoad, type ModelLoad } from './model.js';
 import { checkOpenCvBuild } from './opencv.js';
 import { fail, ok, skip, summarize, warn, type CheckResult, type DoctorReport } from './result.js';
 import { checkArchitecture, checkClock, checkNodeVersion, gatherClockFacts } from './system.js';
-import { deriveDeviceIdentity, readIdentityFacts, type IdentityFacts } from '../system/identity.js';
+import { deriveDeviceIdentity, readIdentityFacts, type IdentityFacts } from '../system/index.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -76,7 +73,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 async function readOneFrame(config: KioskConfig, timeoutMs: number): Promise<{ width: number; height: number; description: string } | { error: string }> {
-  const { createFrameSource } = await import('../capture/create-source.js');
+  const { createFrameSource } = await import('../capture/index.js');
   let source: Awaited<ReturnType<typeof createFrameSource>> | undefined;
   try {
     source = createFrameSource(config.source, config.camera, silentLogger);
@@ -134,7 +131,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   // OpenCV (the native addon) and the face detector's cascade.
   let opencvUsable = false;
   try {
-    const { cv } = await import('../vision/opencv.js');
+    const { cv } = await import('../vision/index.js');
     checks.push(checkOpenCvBuild(cv.getBuildInformation(), spec));
     opencvUsable = true;
   } catch (err) {
@@ -151,7 +148,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   else {
     const cascadePath = path.resolve(config.detection.cascade ?? defaultCascadePath);
     try {
-      const { HaarFaceDetector } = await import('../detection/haar-detector.js');
+      const { HaarFaceDetector } = await import('../detection/index.js');
       HaarFaceDetector.load(cascadePath, config.detection);
       checks.push(checkCascade({ path: cascadePath }));
     } catch (err) {
@@ -167,7 +164,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     try {
       // onnxruntime otherwise records a device id and telemetry in $HOME/.cache; a kiosk keeps nothing of the sort.
       process.env.ORT_DISABLE_TELEMETRY ??= '1';
-      const { EmotionClassifier } = await import('../model/emotion-classifier.js');
+      const { EmotionClassifier } = await import('../model/index.js');
       const classifier = await EmotionClassifier.load(modelPath, { intraOpThreads: config.model.intraOpThreads });
       load = { manifest: classifier.manifest, path: modelPath };
       await classifier.close();

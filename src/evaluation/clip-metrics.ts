@@ -14,11 +14,10 @@
  *   not followed: the event stream says one visitor left and another appeared (a new faceId), not that the face
  *   changed, which is what a consumer counting changes per visitor reads.
  */
-import { iou } from '../detection/geometry.js';
-import type { FaceEvent } from '../events/types.js';
-import type { Box } from '../detection/geometry.js';
-import { topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
-import { FaceTracker, type TrackerConfig } from '../pipeline/face-tracker.js';
+import { iou, type Box } from '../detection/index.js';
+import type { FaceEvent } from '../events/index.js';
+import { topEmotion, type Emotion, type EmotionScores } from '../model/index.js';
+import { FaceTracker, type TrackerConfig } from '../pipeline/index.js';
 import type { ClipItem, ClipSegment, ClipTruth } from './clip-plan.js';
 
 export interface RecordedDetection {

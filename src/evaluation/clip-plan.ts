@@ -9,9 +9,9 @@
  * each followed by an empty gap (`gapMs`, longer than the tracker's maxMissingMs) so the face leaves.
  * Frame ranges are half-open: [startFrame, endFrame).
  */
-import type { Box } from '../detection/geometry.js';
-import { isEmotion, type Emotion } from '../model/labels.js';
-import { seededRandom } from '../util/rng.js';
+import type { Box } from '../detection/index.js';
+import { isEmotion, type Emotion } from '../model/index.js';
+import { seededRandom } from '../util/index.js';
 
 export const CLIP_FORMAT = 'emotion-kiosk-eval-clip/1';
 

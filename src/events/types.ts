@@ -2,8 +2,8 @@
  * What the pipeline produces. Sinks (console, summary, MQTT, dashboard state) only see these types; the pipeline
  * never imports a sink.
  */
-import type { Box } from '../detection/geometry.js';
-import type { Emotion, EmotionScores } from '../model/labels.js';
+import type { Box } from '../detection/index.js';
+import type { Emotion, EmotionScores } from '../model/index.js';
 
 export interface ModelRef {
   name: string;

@@ -7,12 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { manifestPathFor, manifestSchema } from '../model/manifest.js';
-import type { ModelUpdateParams } from '../contract/remote.js';
-import { sha256Hex } from '../util/sha256.js';
+import { manifestPathFor, manifestSchema } from '../model/index.js';
+import type { ModelUpdateParams } from '../contract/index.js';
+import { sha256Hex } from '../util/index.js';
 import { signaturePathFor } from './signing.js';
 
-export type { ModelUpdateParams } from '../contract/remote.js';
 
 /** The request a `fleet` operator sends for a signed model on disk. */
 export function modelUpdateRequest(onnxPath: string): ModelUpdateParams {

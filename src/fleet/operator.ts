@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import { brokerAddress, clientOptions, type ConnectionSettings } from '../mqtt/connection.js';
-import { responseSchema, type RemoteResponse } from '../contract/remote.js';
+import { brokerAddress, clientOptions, type ConnectionSettings } from '../mqtt/index.js';
+import { responseSchema, type RemoteResponse } from '../contract/index.js';
 
 export interface DeviceView {
   deviceId: string;

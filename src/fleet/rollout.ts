@@ -9,7 +9,8 @@
  * and a broker that drops it (mosquitto message_size_limit: a PUBACK with an error reason code) is reported as such.
  */
 import type { FleetClient } from './operator.js';
-import { updateRequestBytes, type ModelUpdateParams } from './model-update.js';
+import { updateRequestBytes } from './model-update.js';
+import type { ModelUpdateParams } from '../contract/index.js';
 
 /** Rollout planning, pure: the canary devices alone first, then batches of the rest. */
 export function planRollout(devices: readonly string[], canary: number, batch: number): string[][] {

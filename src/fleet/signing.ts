@@ -14,8 +14,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { manifestPathFor, manifestSchema } from '../model/manifest.js';
-import { sha256Hex } from '../util/sha256.js';
+import { manifestPathFor, manifestSchema } from '../model/index.js';
+import { sha256Hex } from '../util/index.js';
 
 export const SIGNATURE_FORMAT = 'emotion-kiosk-model-signature/1';
 

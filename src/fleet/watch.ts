@@ -3,8 +3,8 @@
  * retained model state and every response, each parsed with the contract (contract-remote.ts) before it is
  * delivered; what breaks it goes to onMalformed. Connects like the telemetry subscriber (same options).
  */
-import { parseRemoteBytes, remoteWatchFilters, type RemoteMessage } from '../contract/remote.js';
-import { connectSubscriber, type SubscriberOptions } from '../mqtt/subscriber.js';
+import { parseRemoteBytes, remoteWatchFilters, type RemoteMessage } from '../contract/index.js';
+import { connectSubscriber, type SubscriberOptions } from '../mqtt/index.js';
 
 export interface RemoteWatch {
   close(): Promise<void>;

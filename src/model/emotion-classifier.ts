@@ -4,7 +4,7 @@
  * onnxruntime-node.
  */
 import { existsSync, statSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import type { EmotionScores } from './labels.js';
 import { scoresFromVector } from './labels.js';
 import { loadManifest, type ModelManifest } from './manifest.js';
@@ -36,11 +36,18 @@ export function chooseViews(manifest: Pick<ModelManifest, 'cropZooms' | 'testTim
   return { zooms: [...zooms], mirror: choice.flip ?? manifest.testTimeFlip };
 }
 
+let ortModule: typeof Ort | undefined;
+/** onnxruntime-node, loaded when the first model is (importing this module loads nothing native). */
+async function onnxRuntime(): Promise<typeof Ort> {
+  return (ortModule ??= await import('onnxruntime-node'));
+}
+
 export class EmotionClassifier {
   readonly geometry: InputGeometry;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
     readonly manifest: ModelManifest,
     readonly modelPath: string,
     /** The test-time views each face gets (the manifest's unless ClassifierOptions.views chose others). */
@@ -54,7 +61,8 @@ export class EmotionClassifier {
     if (statSync(modelPath).size === 0) throw new ModelError(`model file ${modelPath} is empty`);
     const manifest = await loadManifest(modelPath);
     const views = chooseViews(manifest, choice);
-    let session: ort.InferenceSession;
+    const ort = await onnxRuntime();
+    let session: Ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(modelPath, {
         intraOpNumThreads: intraOpThreads,
@@ -65,7 +73,7 @@ export class EmotionClassifier {
     } catch (err) {
       throw new ModelError(`model file ${modelPath} could not be loaded by onnxruntime (corrupt or not ONNX?): ${(err as Error).message.split('\n')[0]}`);
     }
-    const classifier = new EmotionClassifier(session, manifest, modelPath, views);
+    const classifier = new EmotionClassifier(ort, session, manifest, modelPath, views);
     await classifier.checkAgainstManifest();
     return classifier;
   }
@@ -116,7 +124,7 @@ export class EmotionClassifier {
     const { manifest, geometry, views } = this;
     const data = cropsToTensorData(crops, geometry, manifest.normalization, views);
     const batch = crops.length * viewCount(views);
-    const input = new ort.Tensor('float32', data, [batch, 1, geometry.height, geometry.width]);
+    const input = new this.ort.Tensor('float32', data, [batch, 1, geometry.height, geometry.width]);
     const result = await this.session.run({ [manifest.input.name]: input });
     const output = result[manifest.output.name];
     if (!output || !('data' in output)) throw new ModelError(`model output ${manifest.output.name} missing`);

@@ -16,7 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from './labels.js';
-import { sha256Hex } from '../util/sha256.js';
+import { sha256Hex } from '../util/index.js';
 
 export const REFERENCE_FORMAT = 'emotion-kiosk-reference-faces/1';
 /** Top-1 agreement with the expected predictions a candidate needs (issue 15). */

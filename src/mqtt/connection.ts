@@ -5,11 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { KioskConfig } from '../config/schema.js';
-import { backoffDelayMs } from '../util/backoff.js';
-import { redactUrl, splitCredentials } from '../util/redact.js';
+import type { KioskConfig } from '../config/index.js';
+import { backoffDelayMs, redactUrl, splitCredentials } from '../util/index.js';
 
-export { redactUrl } from '../util/redact.js';
 
 export class MqttConfigError extends Error {}
 

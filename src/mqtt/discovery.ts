@@ -3,8 +3,8 @@
  * view, face present, frame rate, CPU, temperature, memory, outbox) and its face events appear in Home Assistant by
  * themselves. Topic: <discoveryPrefix>/<component>/<node_id>/<object_id>/config. Pure.
  */
-import { EMOTIONS } from '../model/labels.js';
-import type { DeviceTopics } from '../contract/topics.js';
+import { EMOTIONS } from '../model/index.js';
+import type { DeviceTopics } from '../contract/index.js';
 
 export interface DiscoveryMessage {
   topic: string;

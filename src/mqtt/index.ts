@@ -6,21 +6,18 @@
  * broker. `createMqttSink` is the producer with this transport alone (tests, benchmarks, tools).
  */
 import path from 'node:path';
-import type { KioskConfig } from '../config/schema.js';
-import type { EventSink, FaceEvent, ModelRef } from '../events/types.js';
-import { availabilityPayload, type EventPayload } from '../telemetry/payloads.js';
-import { TelemetryProducer, type DeliveryStatus, type TelemetryHub, type TelemetryMessage, type TelemetryTransport } from '../telemetry/producer.js';
-import type { Logger } from '../util/logger.js';
-import { packageVersion } from '../util/paths.js';
+import type { KioskConfig } from '../config/index.js';
+import type { EventSink, FaceEvent, ModelRef } from '../events/index.js';
+import { availabilityPayload, TelemetryProducer, type DeliveryStatus, type TelemetryHub, type TelemetryMessage, type TelemetryTransport } from '../telemetry/index.js';
+import { type Logger, packageVersion } from '../util/index.js';
 import { kioskConnectionSettings } from './connection.js';
-import { remoteDiscoveryTopics } from '../contract/remote.js';
+import { remoteDiscoveryTopics, deviceTopics, type DeviceTopics, type EventPayload } from '../contract/index.js';
+import { defaultDeviceId } from '../system/index.js';
 import { DISCOVERY_MIN_INTERVAL_MS, DiscoveryThrottle, discoveryMessages } from './discovery.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { Outbox } from './outbox.js';
 import { Publisher, type PublisherStatus } from './publisher.js';
-import { defaultDeviceId, deviceTopics, type DeviceTopics } from '../contract/topics.js';
 
-export { defaultDeviceId, deviceTopics } from '../contract/topics.js';
 export { OutboxLockedError } from './outbox.js';
 
 /** The outbox folder a config uses. */
@@ -231,3 +228,9 @@ export class MqttTransport implements TelemetryTransport {
     this.broker = null;
   }
 }
+
+// The rest of the folder's public face (what other folders use).
+export { brokerAddress, clientOptions, connectClient, kioskConnectionSettings, MqttConfigError } from './connection.js';
+export type { ConnectionSettings } from './connection.js';
+export { connectSubscriber, subscribeKiosks } from './subscriber.js';
+export type { SubscriberOptions } from './subscriber.js';

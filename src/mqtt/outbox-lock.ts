@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { OutboxFs } from './outbox-fs.js';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../util/index.js';
 
 /** Who holds (or wants) the lock. `boot` and `start` are null where the OS does not tell. */
 export interface LockHolder {

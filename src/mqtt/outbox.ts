@@ -28,7 +28,7 @@
  * it has no size/age bound and loses messages published before the first connect, so it is not used for this.
  */
 import path from 'node:path';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../util/index.js';
 import { nodeFs, fsError, type OutboxFs } from './outbox-fs.js';
 import { frameRecord, looksTorn, MIN_RECORD_BYTES, parseLine } from './outbox-frame.js';
 import { LOCK_NAME, OutboxLock, systemLockEnv, type LockEnv } from './outbox-lock.js';

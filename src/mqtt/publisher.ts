@@ -8,8 +8,8 @@
  * queued) is handed over again, before any newer record.
  */
 import type { MqttClient } from 'mqtt';
-import type { Logger } from '../util/logger.js';
-import { connectClient, describeConnectionError, reconnectDelayMs, redactUrl, type ConnectionSettings } from './connection.js';
+import { redactUrl, type Logger } from '../util/index.js';
+import { connectClient, describeConnectionError, reconnectDelayMs, type ConnectionSettings } from './connection.js';
 import type { Outbox } from './outbox.js';
 
 export interface PublisherOptions {

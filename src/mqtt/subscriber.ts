@@ -6,9 +6,9 @@
  * the connection state in words.
  */
 import type { MqttClient } from 'mqtt';
-import { connectClient, describeConnectionError, reconnectDelayMs, redactUrl } from './connection.js';
-import { parseContractBytes, type ContractMessage } from '../contract/contract.js';
-import { parseTopic, subscriptionFilters } from '../contract/topics.js';
+import { connectClient, describeConnectionError, reconnectDelayMs } from './connection.js';
+import { redactUrl } from '../util/index.js';
+import { parseContractBytes, type ContractMessage, parseTopic, subscriptionFilters } from '../contract/index.js';
 
 export interface SubscriberOptions {
   url: string;

@@ -2,8 +2,7 @@
  * Runs two models (e.g. float and int8) over the same labelled faces in onnxruntime-node and reports how often their
  * top-1 classes agree, how far their probabilities move, and each one's accuracy against the labels.
  */
-import { loadManifest } from '../model/manifest.js';
-import { faceProbabilities, viewCount, viewsOf } from '../model/preprocess.js';
+import { loadManifest, faceProbabilities, viewCount, viewsOf } from '../model/index.js';
 import { faceBatches } from './face-batches.js';
 import type { FaceImage } from './fer-images.js';
 import { GraphRunner } from './ort-runner.js';

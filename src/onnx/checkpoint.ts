@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { EMOTIONS } from '../model/labels.js';
+import { EMOTIONS } from '../model/index.js';
 import type { BatchNormLayer, Conv2dLayer, DenseLayer, Layer, NetworkDescription } from './network.js';
 
 export class CheckpointReadError extends Error {}

@@ -6,7 +6,7 @@
  * at the fitted geometry and at other scales with the runtime's. On the validation split the Haar box is FER2013's
  * frame within 2-3% (models/reports/<run>/crop-calibration.json), so the runtime keeps cutting the box as it is.
  */
-import type { Box } from '../detection/geometry.js';
+import type { Box } from '../detection/index.js';
 
 export interface CropGeometry {
   scale: number;

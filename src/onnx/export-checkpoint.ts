@@ -1,7 +1,7 @@
 /** Training checkpoint folder -> float ONNX model + manifest (the `scripts/export-onnx.ts` step). */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelManifest } from '../model/manifest.js';
+import type { ModelManifest } from '../model/index.js';
 import { networkFromCheckpoint, readCheckpoint } from './checkpoint.js';
 import { exportNetwork } from './export.js';
 import { buildManifest, writeManifest } from './manifest-writer.js';

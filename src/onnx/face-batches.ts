@@ -1,5 +1,5 @@
 /** Face image lists -> float batches for onnxruntime (calibration, agreement), preprocessed as the runtime does. */
-import { cropsToTensorData, SINGLE_VIEW, viewCount, type TestTimeViews } from '../model/preprocess.js';
+import { cropsToTensorData, SINGLE_VIEW, viewCount, type TestTimeViews } from '../model/index.js';
 import { readGreyFace, type FaceImage } from './fer-images.js';
 
 export interface FaceBatch {

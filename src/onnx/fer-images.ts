@@ -6,8 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
-import { listClassFolders, JPEG_EXT } from '../model/labelled-folder.js';
-import { EMOTIONS, type Emotion } from '../model/labels.js';
+import { listClassFolders, JPEG_EXT, EMOTIONS, type Emotion } from '../model/index.js';
 
 export interface FaceImage {
   file: string;

@@ -1,8 +1,7 @@
 /** Writes the model manifest (src/model/manifest.ts, the training/runtime contract) next to an exported .onnx. */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EMOTIONS, type Emotion } from '../model/labels.js';
-import { manifestPathFor, manifestSchema, type ModelManifest, type ModelManifestInput } from '../model/manifest.js';
+import { EMOTIONS, type Emotion, manifestPathFor, manifestSchema, type ModelManifest, type ModelManifestInput } from '../model/index.js';
 import { BATCH_DIM, INPUT_NAME, OUTPUT_NAME } from './export.js';
 
 export interface ManifestFields {

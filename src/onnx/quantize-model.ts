@@ -3,7 +3,7 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { loadManifest, type ModelManifest } from '../model/manifest.js';
+import { loadManifest, type ModelManifest } from '../model/index.js';
 import { biasCorrect } from './bias-correction.js';
 import { calibrate, type CalibrationMethod } from './calibrate.js';
 import { faceBatches } from './face-batches.js';

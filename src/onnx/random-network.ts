@@ -6,7 +6,7 @@
  * as in training. Used for the untrained model the runtime tests load before a trained one exists.
  */
 import type { Conv2dLayer, DenseLayer, Layer, NetworkDescription } from './network.js';
-import { seededRandom } from '../util/rng.js';
+import { seededRandom } from '../util/index.js';
 
 
 function normal(rand: () => number): number {

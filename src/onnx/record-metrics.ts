@@ -5,8 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { loadManifest } from '../model/manifest.js';
-import type { ModelManifest } from '../model/manifest.js';
+import { loadManifest, type ModelManifest } from '../model/index.js';
 import { writeManifest } from './manifest-writer.js';
 
 /** The part of `emotion-kiosk evaluate --json` output that goes into the manifest. */

@@ -4,7 +4,7 @@
  * softmax(logits / T), then the views averaged (src/model/preprocess.ts faceProbabilities), so the temperature is
  * fitted for the views the manifest declares.
  */
-import { faceProbabilities } from '../model/preprocess.js';
+import { faceProbabilities } from '../model/index.js';
 
 /** Logits of n faces for every view: [views * n, classes], one block of n rows per view (the runtime's batch order). */
 export interface ViewLogits {

@@ -3,7 +3,7 @@
  * can be compared without running the network again: each window (zoom, shift) is run with its mirror image.
  * The input tensors come from the runtime's own preprocessing (cropsToTensorData).
  */
-import { cropsToTensorData, expandViews, type CropView, type TestTimeViews } from '../model/preprocess.js';
+import { cropsToTensorData, expandViews, type CropView, type TestTimeViews } from '../model/index.js';
 import type { GraphRunner } from './ort-runner.js';
 import type { ViewLogits } from './temperature.js';
 

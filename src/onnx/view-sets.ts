@@ -1,5 +1,5 @@
 /** The test-time view sets the validation ablation compares (scripts/ablate-views.ts) and the views bench times. */
-import { tenCrop, type TestTimeViews } from '../model/preprocess.js';
+import { tenCrop, type TestTimeViews } from '../model/index.js';
 
 export interface NamedViews {
   name: string;

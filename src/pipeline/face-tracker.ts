@@ -5,10 +5,9 @@
  * smoothed emotion changes (another emotion led the reported one by `changeMargin`, at `minConfidence` or more, for
  * `minDwellMs` without a break) and when it leaves (unseen for `maxMissingMs`).
  */
-import { iou } from '../detection/geometry.js';
-import type { FaceEvent, FaceEventType, ModelRef, TrackedFaceView } from '../events/types.js';
-import type { Box } from '../detection/geometry.js';
-import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from '../model/labels.js';
+import { iou, type Box } from '../detection/index.js';
+import type { FaceEvent, FaceEventType, ModelRef, TrackedFaceView } from '../events/index.js';
+import { EMOTIONS, topEmotion, type Emotion, type EmotionScores } from '../model/index.js';
 
 export interface TrackerConfig {
   iouThreshold: number;

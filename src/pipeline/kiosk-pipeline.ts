@@ -3,12 +3,11 @@
  * sinks and the display. It knows its collaborators only through the small ports below, so it never imports
  * OpenCV, onnxruntime, MQTT or the dashboard.
  */
-import type { Frame, FrameSource } from '../capture/types.js';
-import type { EventSink, FaceEvent, FrameReport, TrackedFaceView } from '../events/types.js';
-import type { Box } from '../detection/geometry.js';
-import type { EmotionScores } from '../model/labels.js';
-import type { Logger } from '../util/logger.js';
-import { RateMeter, round } from '../util/stats.js';
+import type { Frame, FrameSource } from '../capture/index.js';
+import type { EventSink, FaceEvent, FrameReport, TrackedFaceView } from '../events/index.js';
+import type { Box } from '../detection/index.js';
+import type { EmotionScores } from '../model/index.js';
+import { type Logger, RateMeter, round } from '../util/index.js';
 import { FaceTracker, type TrackerConfig } from './face-tracker.js';
 import { LogHistogram } from './log-histogram.js';
 

@@ -3,18 +3,8 @@
  * out, whatever the bytes are. The kiosk is reached only through the RemoteHost port, so this is tested with a fake
  * host; src/remote/service.ts carries it over MQTT.
  */
-import type { KioskConfig } from '../config/schema.js';
-import {
-  MAX_REQUEST_BYTES,
-  REMOTE_COMMANDS,
-  REMOTE_PAYLOAD_VERSION,
-  requestParams,
-  transactionSchema,
-  type DetectionState,
-  type HealthData,
-  type RemoteCommand,
-  type RemoteResponse,
-} from '../contract/remote.js';
+import type { KioskConfig } from '../config/index.js';
+import { MAX_REQUEST_BYTES, REMOTE_COMMANDS, REMOTE_PAYLOAD_VERSION, requestParams, transactionSchema, type DetectionState, type HealthData, type RemoteCommand, type RemoteResponse } from '../contract/index.js';
 import { getKey, refusedReason, validateChanges } from './options.js';
 import type { RemoteStore } from './store.js';
 

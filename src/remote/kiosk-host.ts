@@ -7,22 +7,19 @@
  * - health from the frames (FrameHealthSink), the MQTT transport's status and the model;
  * - restart: a clean stop with exit code 75 (EX_TEMPFAIL), which systemd's Restart=on-failure brings back.
  */
-import type { KioskConfig } from '../config/schema.js';
-import type { Box } from '../detection/geometry.js';
-import type { ModelRef } from '../events/types.js';
-import type { HealthData } from '../contract/remote.js';
-import type { Logger } from '../util/logger.js';
-import type { ModelUpdateParams } from '../contract/remote.js';
+import type { KioskConfig } from '../config/index.js';
+import type { Box } from '../detection/index.js';
+import type { ModelRef } from '../events/index.js';
+import type { HealthData, ModelUpdateParams } from '../contract/index.js';
+import { type Logger, defaultModelPath } from '../util/index.js';
 import { checkCandidate, receiveModelUpdate } from './model-receive.js';
-import { EmotionClassifier } from '../model/emotion-classifier.js';
+import { EmotionClassifier, manifestPathFor } from '../model/index.js';
 import type { RemoteHost } from './bus.js';
 import { FrameHealthSink, RemoteService, mqttTransport, remoteConnectionSettings, type RemoteTransport } from './service.js';
 import { RemoteStore, applyStoredOptions, writeJsonAtomic } from './store.js';
 import { RequestError } from './bus.js';
 import { SwitchableClassifier as SwitchableClassifierImpl, type ModelState, type SwitchableClassifier, type SwitchableModel } from './model-switch.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { defaultModelPath } from '../util/paths.js';
-import { manifestPathFor } from '../model/manifest.js';
 import path from 'node:path';
 
 /** <dataDir>/models/active.json: the model a verified update switched to (used at the next start). */

@@ -13,12 +13,10 @@
 import { createPublicKey } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parsePublicKey, signaturePathFor, verifyModel } from '../fleet/signing.js';
-import { EmotionClassifier } from '../model/emotion-classifier.js';
-import { manifestPathFor, type ModelManifest } from '../model/manifest.js';
-import { judgeReference, parseReferenceSet, runReferenceCheck, type ReferenceCrops, type ReferenceFigures } from '../model/reference-faces.js';
-import type { ModelUpdateParams } from '../contract/remote.js';
-import { sha256Hex } from '../util/sha256.js';
+import { parsePublicKey, signaturePathFor, verifyModel } from '../fleet/index.js';
+import { EmotionClassifier, manifestPathFor, type ModelManifest, judgeReference, parseReferenceSet, runReferenceCheck, type ReferenceCrops, type ReferenceFigures } from '../model/index.js';
+import type { ModelUpdateParams } from '../contract/index.js';
+import { sha256Hex } from '../util/index.js';
 import { RequestError } from './bus.js';
 
 export class ModelUpdateRefused extends RequestError {}

@@ -8,8 +8,8 @@
  * State: `verifying` from the switch until the rollback window closes (the new model serves, on probation: a
  * failure rolls it back by itself), then `active` (settle()); `rolled_back` after a rollback, with the reason.
  */
-import type { EmotionScores } from '../model/labels.js';
-import type { ModelRef } from '../events/types.js';
+import type { EmotionScores } from '../model/index.js';
+import type { ModelRef } from '../events/index.js';
 
 export interface SwitchableModel {
   readonly inputSize: number;

@@ -2,7 +2,7 @@
  * The `options` command's rules, pure: reading dotted keys of the effective config, validating a set of changes with
  * the config schema itself (an error names the key), and the keys that must never change over the network.
  */
-import { configSchema, type KioskConfig } from '../config/schema.js';
+import { configSchema, type KioskConfig } from '../config/index.js';
 
 /**
  * Never set remotely: broker, credentials and TLS files (a wrong one cuts the device off for good), where state is

@@ -5,11 +5,11 @@
  * with the kiosk's credentials), so the logic is tested with an in-memory transport too.
  */
 import type { MqttClient } from 'mqtt';
-import type { KioskConfig } from '../config/schema.js';
-import type { EventSink, FrameReport } from '../events/types.js';
-import { connectClient, kioskConnectionSettings, type ConnectionSettings } from '../mqtt/connection.js';
-import { commandOfTopic, remoteTopics, type RemoteTopics } from '../contract/remote.js';
-import type { Logger } from '../util/logger.js';
+import type { KioskConfig } from '../config/index.js';
+import type { EventSink, FrameReport } from '../events/index.js';
+import { connectClient, kioskConnectionSettings, type ConnectionSettings } from '../mqtt/index.js';
+import { commandOfTopic, remoteTopics, type RemoteTopics } from '../contract/index.js';
+import type { Logger } from '../util/index.js';
 import { CommandBus, type RemoteHost } from './bus.js';
 import { RemoteStore } from './store.js';
 

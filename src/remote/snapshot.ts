@@ -4,8 +4,8 @@
  * A face the detector misses in that frame (a profile, a small face) is not covered: the README says so. Works on a copy:
  * the pipeline's frame is never touched.
  */
-import type { Box } from '../detection/geometry.js';
-import { cv, type Mat } from '../vision/opencv.js';
+import type { Box } from '../detection/index.js';
+import { cv, type Mat } from '../vision/index.js';
 
 export interface SnapshotOptions {
   blurFaces: boolean;

@@ -6,7 +6,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { KioskConfig } from '../config/schema.js';
+import type { KioskConfig } from '../config/index.js';
 import { validateChanges, refusedReason } from './options.js';
 
 export function remoteDir(dataDir: string): string {

@@ -13,8 +13,8 @@
  * The policy (what to send when) is pure and takes the time as an argument; the sink and the sender do the I/O.
  */
 import { spawn } from 'node:child_process';
-import type { EventSink, FrameReport } from '../events/types.js';
-import type { Logger } from '../util/logger.js';
+import type { EventSink, FrameReport } from '../events/index.js';
+import type { Logger } from '../util/index.js';
 
 export interface NotifySettings {
   /** $NOTIFY_SOCKET: set by systemd for Type=notify units; without it nothing is sent. */

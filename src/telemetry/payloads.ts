@@ -3,12 +3,10 @@
  * also generates contract.schema.json); the types here are inferred from them. Every payload carries `version`
  * (bumped on a breaking change) and `deviceId`. Pure.
  */
-import type { Emotion, EmotionScores } from '../model/labels.js';
-import type { FaceEvent, ModelRef } from '../events/types.js';
-import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from '../contract/contract.js';
+import type { Emotion, EmotionScores } from '../model/index.js';
+import type { FaceEvent, ModelRef } from '../events/index.js';
+import { PAYLOAD_VERSION, type AvailabilityPayload, type EventPayload, type StatsPayload } from '../contract/index.js';
 
-export { PAYLOAD_VERSION } from '../contract/contract.js';
-export type { AvailabilityPayload, CountsPayload, EventPayload, IncomingStatsPayload, StateFace, StatePayload, StatsPayload } from '../contract/contract.js';
 
 /** The inputs of a stats message: health from systeminformation, frame stats since the last message, outbox/broker. */
 export interface StatsInputs {

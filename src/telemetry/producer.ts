@@ -11,11 +11,12 @@
  *   device health, the camera's state, and delivery (broker, outbox) from the transport that has one.
  * Availability is the transports' own business (an MQTT last will, a dashboard that is simply there).
  */
-import type { CameraStats } from '../capture/types.js';
-import type { EventSink, FaceEvent, FrameReport, ModelRef } from '../events/types.js';
-import type { Logger } from '../util/logger.js';
+import type { CameraStats } from '../capture/index.js';
+import type { EventSink, FaceEvent, FrameReport, ModelRef } from '../events/index.js';
+import type { Logger } from '../util/index.js';
 import { sampleHealth, type HealthSample } from './health.js';
-import { eventPayload, statsPayload, type CountsPayload, type EventPayload, type StatePayload, type StatsPayload } from './payloads.js';
+import { eventPayload, statsPayload } from './payloads.js';
+import type { CountsPayload, EventPayload, StatePayload, StatsPayload } from '../contract/index.js';
 import { deriveState, FrameStats, stateKey, WindowCounter } from './reducers.js';
 
 /** Least time between two state messages (a flickering detection must not flood a broker). */

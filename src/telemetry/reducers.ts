@@ -2,9 +2,10 @@
  * Pure reducers that turn the pipeline's frames and events into the retained state, the per-window counts and the
  * frame statistics the kiosk publishes (and the in-process dashboard shows). No I/O, no clocks: times come in.
  */
-import { EMOTIONS, type Emotion } from '../model/labels.js';
-import type { FaceEvent, FaceEventType, FrameReport, ModelRef } from '../events/types.js';
-import { PAYLOAD_VERSION, round4, type CountsPayload, type StatePayload } from './payloads.js';
+import { EMOTIONS, type Emotion } from '../model/index.js';
+import type { FaceEvent, FaceEventType, FrameReport, ModelRef } from '../events/index.js';
+import { round4 } from './payloads.js';
+import { PAYLOAD_VERSION, type CountsPayload, type StatePayload } from '../contract/index.js';
 
 export function zeroEmotions(): Record<Emotion, number> {
   const out = {} as Record<Emotion, number>;

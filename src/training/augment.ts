@@ -7,7 +7,7 @@
  * horizontal flip, then brightness and contrast. Output is written normalised ((v/255 - mean) / std) straight
  * into a batch buffer.
  */
-import { Rng } from '../util/rng.js';
+import { Rng } from '../util/index.js';
 
 export interface AugmentParams {
   /** Max rotation, degrees (uniform in +-). */

@@ -5,7 +5,7 @@
  */
 import { applyAugment, drawAugment, normalizeInto, type AugmentParams } from './augment.js';
 import { FER_SIZE, type FerDataset } from './fer2013.js';
-import { mixSeed, Rng } from '../util/rng.js';
+import { mixSeed, Rng } from '../util/index.js';
 
 const PIX = FER_SIZE * FER_SIZE;
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readCheckpoint, readWeightFiles, resolveCheckpoint, type CheckpointContents } from '../onnx/checkpoint.js';
+import { readCheckpoint, readWeightFiles, resolveCheckpoint, type CheckpointContents } from '../onnx/index.js';
 import { DeepEmotion, defaultModelConfig, paramSpecs, type ModelConfig } from './model.js';
 
 export interface EpochRecord {

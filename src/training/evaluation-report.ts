@@ -13,7 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { reliabilityTable } from '../onnx/temperature.js';
+import { reliabilityTable } from '../onnx/index.js';
 
 const calib = z.object({ n: z.number(), accuracy: z.number(), nll: z.number(), ece: z.number(), meanConfidence: z.number(), bins: z.array(z.object({ from: z.number(), to: z.number(), n: z.number(), confidence: z.number(), accuracy: z.number() })) });
 

@@ -12,8 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import jpeg from 'jpeg-js';
-import { JPEG_EXT, listClassFolders } from '../model/labelled-folder.js';
-import { EMOTIONS, type Emotion } from '../model/labels.js';
+import { JPEG_EXT, listClassFolders, EMOTIONS, type Emotion } from '../model/index.js';
 
 export const FER_SIZE = 48;
 const PIXELS = FER_SIZE * FER_SIZE;

@@ -1,5 +1,5 @@
 /** Classification metrics (pure): confusion matrix, per-class precision / recall / F1, accuracy, macro F1. */
-import { confusionMatrix, reportFromConfusion } from '../model/metrics.js';
+import { confusionMatrix, reportFromConfusion } from '../model/index.js';
 
 export interface ClassMetrics {
   label: string;

@@ -13,11 +13,11 @@
  * batchNorm "original" keeps only bn4 (as the reference implementation); "all" adds bn1..bn3.
  */
 import * as tf from '@tensorflow/tfjs';
-import { EMOTIONS } from '../model/labels.js';
+import { EMOTIONS } from '../model/index.js';
 import { batchNormTrain } from './batch-norm.js';
 import { spatialTransform } from './grid-sample.js';
 import { maxPool2 } from './pool.js';
-import { Rng } from '../util/rng.js';
+import { Rng } from '../util/index.js';
 
 export interface ModelConfig {
   arch: 'deep_emotion';

@@ -12,7 +12,7 @@ import type { AugmentParams } from './augment.js';
 import type { FerDataset } from './fer2013.js';
 import { FER_SIZE } from './fer2013.js';
 import type { BnUpdate, DeepEmotion } from './model.js';
-import { mixSeed } from '../util/rng.js';
+import { mixSeed } from '../util/index.js';
 import { makeBatch } from './batch.js';
 
 export interface ShardContext {

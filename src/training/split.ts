@@ -14,9 +14,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EMOTIONS } from '../model/labels.js';
+import { EMOTIONS } from '../model/index.js';
 import { FER_SIZE, type FerDataset } from './fer2013.js';
-import { mixSeed, Rng } from '../util/rng.js';
+import { mixSeed, Rng } from '../util/index.js';
 
 const PIX = FER_SIZE * FER_SIZE;
 

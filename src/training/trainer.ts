@@ -15,7 +15,7 @@ import { classCounts, FER_SIZE, type FerDataset } from './fer2013.js';
 import { classificationReport, classWeights, confusionMatrix, type ClassificationReport } from './metrics.js';
 import { GradientWorkerPool } from './gradient-pool.js';
 import { DeepEmotion, defaultModelConfig, type ModelConfig } from './model.js';
-import { mixSeed, Rng } from '../util/rng.js';
+import { mixSeed, Rng } from '../util/index.js';
 import { cosineLr, oneCycleLr } from './schedule.js';
 import { Sgd } from './sgd.js';
 

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isEmotion, type Emotion } from '../model/labels.js';
-import { readGreyFace } from '../onnx/fer-images.js';
+import { isEmotion, type Emotion } from '../model/index.js';
+import { readGreyFace } from '../onnx/index.js';
 import { parseSplitFile } from './split.js';
 
 export interface LabelledFaces {

@@ -4,6 +4,8 @@
  *   system OpenCV unless OPENCV4NODEJS_DISABLE_AUTOBUILD is set in the environment.
  * - Silences @u4/opencv-build's start-up log, which it prints to stdout (it would corrupt --json output).
  * - Turns a missing native addon into an error that says how to build it.
+ * - Loads it on first use, not at import: a module that imports `cv` (through a folder's index.ts) costs nothing until
+ *   it touches OpenCV, so `doctor`, `config` and the dashboard run, and doctor reports a broken add-on as a FAIL line.
  * - Turns off the add-on's external-memory accounting: on Node 20 it reports Mat frees to V8 from inside garbage
  *   collection, which aborts the process ("Check failed: marking_done_", UrielCh/opencv4nodejs #134 and #148; here
  *   every 800-frame run crashed with it, none without). The kiosk releases its Mats explicitly instead.
@@ -29,7 +31,11 @@ function load(): typeof CV.default {
   }
 }
 
-export const cv = load();
+let loaded: typeof CV.default | undefined;
+export const cv: typeof CV.default = new Proxy({} as typeof CV.default, {
+  get: (_target, key) => Reflect.get((loaded ??= load()), key),
+  has: (_target, key) => Reflect.has((loaded ??= load()), key),
+});
 export type Mat = CV.Mat;
 export type CascadeClassifier = CV.CascadeClassifier;
 export type VideoCapture = CV.VideoCapture;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelayMs, backoffSchedule, mayRetry } from '../../src/capture/backoff.js';
+import { backoffSchedule, mayRetry } from '../../src/capture/backoff.js';
+import { backoffDelayMs } from '../../src/util/index.js';
 import { configSchema } from '../../src/config/schema.js';
 
 const policy = { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 0 };

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeDeviceNode, redactUrl } from '../../src/capture/hints.js';
+import { describeDeviceNode } from '../../src/capture/hints.js';
+import { redactUrl } from '../../src/util/index.js';
 
 test('passwords in stream URLs are redacted', () => {
   assert.equal(redactUrl('rtsp://admin:s3cr3t@192.168.1.10:554/h264'), 'rtsp://admin:***@192.168.1.10:554/h264');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deviceTopics, parseTopic, sanitizeDeviceId, subscriptionFilters } from '../../src/contract/topics.js';
+import { deviceTopics, parseTopic, subscriptionFilters } from '../../src/contract/topics.js';
+import { sanitizeDeviceId } from '../../src/system/index.js';
 
 test('topic tree under prefix and device', () => {
   assert.deepEqual(deviceTopics('emotion-kiosk/', 'pi5'), {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { checkBroker, probeBroker, redactBroker } from '../../src/doctor/broker.js';
+import { checkBroker, probeBroker } from '../../src/doctor/broker.js';
+import { redactUrl as redactBroker } from '../../src/util/index.js';
 import { freePort, makeTestPki, Mosquitto, tempDir } from '../mqtt/helpers/mosquitto.js';
 
 const mqtt = (over: Record<string, unknown>) => configSchema.parse({ mqtt: over }).mqtt;

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { checkIdentity } from '../../src/doctor/identity.js';
 import { runDoctor } from '../../src/doctor/run-doctor.js';
 import { createMqttSink, type MqttSink } from '../../src/mqtt/index.js';
-import { defaultDeviceId } from '../../src/contract/topics.js';
+import { defaultDeviceId } from '../../src/system/index.js';
 import { deriveDeviceIdentity, isDefaultHostname, readIdentityFacts, serialFromCpuinfo, type IdentityFacts } from '../../src/system/identity.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { makeUntrainedModel } from '../../src/onnx/untrained.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconnectDelayMs, clientOptions, describeConnectionError, MqttConfigError, redactUrl } from '../../src/mqtt/connection.js';
+import { reconnectDelayMs, clientOptions, describeConnectionError, MqttConfigError } from '../../src/mqtt/connection.js';
+import { redactUrl } from '../../src/util/index.js';
 
 const base = { url: 'mqtt://h:1883', rejectUnauthorized: true, keepaliveS: 30, clientId: 'c' };
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FaceEvent } from '../../src/events/types.js';
 import { published } from '../../src/contract/contract.js';
-import type { EventPayload } from '../../src/telemetry/payloads.js';
+import type { EventPayload } from '../../src/contract/index.js';
 import { TelemetryProducer, type TelemetryHub, type TelemetryMessage, type TelemetryTransport } from '../../src/telemetry/producer.js';
 import { createLogger } from '../../src/util/logger.js';
 import { faceEvent, frame, MODEL } from '../mqtt/helpers/fixtures.js';
