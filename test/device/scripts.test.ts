@@ -3,7 +3,7 @@
  * Both tools are required (apt install shellcheck systemd); each check is shown to catch a broken file first.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,6 +115,20 @@ test('the display drop-in: cage on tty1 with its logind session, the watchdog ha
     // cage exits 0 when its client is killed (measured, cage 0.1.4): on-failure would leave the screen dark.
     'Restart=always',
   ]) has(line);
+  // ExecStop= also runs when cage has already ended (the kiosk was killed, cage exited with it): systemd then puts an
+  // empty $MAINPID into the line. Seen under systemd: pkill printed its whole usage text into the journal. It must
+  // end quietly; and with a main PID that has no children left, too.
+  const stop = /^ExecStop=\/bin\/sh -c '([^']*)'$/m.exec(dropIn)?.[1];
+  assert.ok(stop, "ExecStop=/bin/sh -c '...'");
+  const childless = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    for (const mainPid of ['', String(childless.pid)]) {
+      const r = spawnSync('sh', ['-c', stop.replaceAll('$MAINPID', mainPid)], { encoding: 'utf8', timeout: 10_000 });
+      assert.deepEqual({ code: r.status, stderr: r.stderr, stdout: r.stdout }, { code: 0, stderr: '', stdout: '' }, `ExecStop with MAINPID "${mainPid}"`);
+    }
+  } finally {
+    childless.kill();
+  }
   // The main unit's hardening stays: the drop-in adds devices and a session, it turns nothing off.
   for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'DevicePolicy', 'User', 'Type', 'NotifyAccess', 'WatchdogSec']) {
     assert.doesNotMatch(dropIn, new RegExp(`^${key}=`, 'm'), `${key} is the main unit's`);
