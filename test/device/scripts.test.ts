@@ -3,7 +3,7 @@
  * Both tools are required (apt install shellcheck systemd); each check is shown to catch a broken file first.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,7 +123,7 @@ test('the display drop-in: cage on tty1 with its logind session, the watchdog ha
   const childless = spawn('sleep', ['30'], { stdio: 'ignore' });
   try {
     for (const mainPid of ['', String(childless.pid)]) {
-      const r = spawnSync('sh', ['-c', stop.replaceAll('$MAINPID', mainPid)], { encoding: 'utf8', timeout: 10_000 });
+      const r: SpawnSyncReturns<string> = spawnSync('sh', ['-c', stop.replaceAll('$MAINPID', mainPid)], { encoding: 'utf8', timeout: 10_000 });
       assert.deepEqual({ code: r.status, stderr: r.stderr, stdout: r.stdout }, { code: 0, stderr: '', stdout: '' }, `ExecStop with MAINPID "${mainPid}"`);
     }
   } finally {
