@@ -7,10 +7,9 @@
 import type { KioskConfig } from '../config/index.js';
 import type { EventSink, FaceEvent, ModelRef } from '../events/index.js';
 import { type Logger, redactUrl } from '../util/index.js';
-import { resolveDeviceId } from '../mqtt/index.js';
 import { availabilityPayload, TelemetryProducer, type TelemetryMessage, type TelemetryTransport } from '../telemetry/index.js';
 import type { EventPayload } from '../contract/index.js';
-import { subscribeKiosks, type SubscriberOptions } from '../mqtt/index.js';
+import { resolveDeviceId, subscribeKiosks, type SubscriberOptions } from '../mqtt/index.js';
 import { watchRemote, type RemoteWatch } from '../fleet/index.js';
 import { addLog, applyContractMessage, applyMessage, applyRemoteMessage, createDashboardState, noteMalformed, sampleMix, selectNext, setSource, togglePause, type DashboardState } from './model.js';
 import { printable } from './printable.js';

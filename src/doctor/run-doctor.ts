@@ -1,13 +1,17 @@
 /**
- * Runs every doctor check in order and collects the results. The native parts (OpenCV, onnxruntime) are imported
- * lazily so that a broken addon becomes a FAIL line with a fix instead of a crash.
+ * Runs every doctor check in order and collects the results. The native parts (OpenCV, onnxruntime) load on first
+ * use (src/vision, src/model), inside the checks' try blocks, so a broken add-on becomes a FAIL line with a fix
+ * instead of a crash.
  */
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findFirstBinary, parseSourceSpec, type PathKind, type SourceSpec } from '../capture/index.js';
+import { createFrameSource, findFirstBinary, parseSourceSpec, type PathKind, type SourceSpec } from '../capture/index.js';
+import { HaarFaceDetector } from '../detection/index.js';
+import { EmotionClassifier } from '../model/index.js';
+import { cv } from '../vision/index.js';
 import { ConfigError, loadConfig, CONFIG_FILE_ENV, type KioskConfig } from '../config/index.js';
 import { silentLogger, defaultCascadePath, defaultModelPath } from '../util/index.js';
 import { checkBroker, probeBroker } from './broker.js';
@@ -73,7 +77,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 async function readOneFrame(config: KioskConfig, timeoutMs: number): Promise<{ width: number; height: number; description: string } | { error: string }> {
-  const { createFrameSource } = await import('../capture/index.js');
   let source: Awaited<ReturnType<typeof createFrameSource>> | undefined;
   try {
     source = createFrameSource(config.source, config.camera, silentLogger);
@@ -131,7 +134,6 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   // OpenCV (the native addon) and the face detector's cascade.
   let opencvUsable = false;
   try {
-    const { cv } = await import('../vision/index.js');
     checks.push(checkOpenCvBuild(cv.getBuildInformation(), spec));
     opencvUsable = true;
   } catch (err) {
@@ -148,7 +150,6 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   else {
     const cascadePath = path.resolve(config.detection.cascade ?? defaultCascadePath);
     try {
-      const { HaarFaceDetector } = await import('../detection/index.js');
       HaarFaceDetector.load(cascadePath, config.detection);
       checks.push(checkCascade({ path: cascadePath }));
     } catch (err) {
@@ -164,7 +165,6 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     try {
       // onnxruntime otherwise records a device id and telemetry in $HOME/.cache; a kiosk keeps nothing of the sort.
       process.env.ORT_DISABLE_TELEMETRY ??= '1';
-      const { EmotionClassifier } = await import('../model/index.js');
       const classifier = await EmotionClassifier.load(modelPath, { intraOpThreads: config.model.intraOpThreads });
       load = { manifest: classifier.manifest, path: modelPath };
       await classifier.close();

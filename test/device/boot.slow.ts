@@ -12,6 +12,11 @@
  *             stop, systemd's watchdog kills the kiosk and Restart= brings it back; once the camera sends frames
  *             again the new process is ready
  *   reboot:   `systemctl reboot` inside (systemd-nspawn exits 133), booted again: the unit starts on its own
+ *   display:  `setup.sh --kiosk display` inside: the unit runs cage with the kiosk in it (the shipped drop-in; a
+ *             test-only drop-in gives cage wlroots' headless output, since the container has no screen, tty1 or
+ *             input devices); READY=1 comes from inside cage; a grim screenshot of cage's output shows the
+ *             overlay's face boxes; a SIGKILL of the kiosk ends cage and Restart=always brings both back; back to
+ *             --kiosk headless at the end
  *
  * Camera: Megamind.avi played in real time, looping (no camera needed). MQTT: a mosquitto on the host on a free port
  * (the container shares the host's network). Needs root, debootstrap, systemd-nspawn (systemd-container), mosquitto,
@@ -26,6 +31,8 @@ import { installFakeCamera, type FakeRun } from '../capture/fake-camera.js';
 import { megamindJpegs } from '../capture/fixtures.js';
 import { hasCommand, log, makeDebianRoot, makeTestBundle, provideHostNode, removeWork, setupCommand, stageForSetup, startBroker, UNTRAINED_MODEL, type Broker, type TestBundle } from './helpers/debian-root.js';
 import { BootedRoot, NSPAWN_REBOOT_STATUS } from './helpers/nspawn.js';
+import { findBoxes } from '../display/find-boxes.js';
+import { cv } from '../../src/vision/index.js';
 
 const UNIT = 'emotion-kiosk.service';
 const CONFIG = '/etc/emotion-kiosk/config.yaml';
@@ -272,4 +279,63 @@ test('a reboot of the container starts the unit again', { timeout: 15 * 60 * 100
   assert.match(journal(['-b', '0']), /Started emotion-kiosk\.service/);
   const bootsAfter = container.exec(['journalctl', '--list-boots', '--no-pager'], { allowFail: true }).out.trim().split('\n').length;
   log(`journal boots: ${bootsBefore} before, ${bootsAfter} after`);
+});
+
+test('--kiosk display: cage under systemd shows the camera view with its face boxes; a killed kiosk comes back', { timeout: 30 * 60 * 1000 }, async () => {
+  setSource('/srv/megamind.avi');
+  const started = Date.now();
+  const setup = container.exec(setupCommand(bundle, ['--kiosk', 'display', '--broker', `mqtt://127.0.0.1:${broker!.port}`, '--camera', '/srv/megamind.avi']), { allowFail: true });
+  log(`--- setup.sh --kiosk display (${((Date.now() - started) / 1000).toFixed(0)} s, exit ${setup.code}) ---\n${setup.out.replace(/^.*(Setting up|Unpacking|Selecting|Preparing|Get:|Fetched|Processing triggers).*\n/gm, '')}`);
+  assert.equal(setup.code, 0, 'setup.sh --kiosk display succeeded');
+  const dropInDir = path.join(root, 'etc/systemd/system/emotion-kiosk.service.d');
+  assert.ok(readdirSync(dropInDir).includes('30-display.conf'), 'the display drop-in is installed');
+  // What this container lacks, and only that: a screen (DRM), tty1 and input devices. cage draws on wlroots'
+  // headless output with the pixman renderer; the session has no tty. Everything else is the shipped drop-in.
+  const testDropIn = path.join(dropInDir, '90-test-no-screen.conf');
+  writeFileSync(
+    testDropIn,
+    ['[Service]', 'Environment=WLR_BACKENDS=headless WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1', 'StandardInput=null', 'TTYReset=no', 'TTYVHangup=no', 'TTYVTDisallocate=no', ''].join('\n'),
+  );
+  if (container.exec(['sh', '-c', 'command -v grim'], { allowFail: true }).code !== 0) container.exec(['apt-get', 'install', '-y', '--no-install-recommends', 'grim'], { timeoutMs: 10 * 60_000 });
+  try {
+    container.exec(['systemctl', 'daemon-reload']);
+    container.exec(['systemctl', 'restart', UNIT]);
+    const ready = await waitFor('the kiosk ready inside cage', readyAndRunning, 4 * 60_000);
+    const mainComm = container.exec(['ps', '-o', 'comm=', '-p', ready.MainPID]).out.trim();
+    log(`--- under cage: ${brief(ready)}, main process ${mainComm} ---\n${status()}`);
+    assert.equal(mainComm, 'cage', "the unit's main process is cage; the kiosk, its child, sent READY=1");
+
+    // Screenshots of cage's output (as the service user, through the unit's runtime directory) until boxes show.
+    const runtime = path.join(root, 'run/emotion-kiosk');
+    const socket = readdirSync(runtime).find((f) => /^wayland-\d+$/.test(f));
+    assert.ok(socket, `cage's Wayland socket in /run/emotion-kiosk (${readdirSync(runtime).join(', ')})`);
+    const shot = async () => {
+      container.exec(['runuser', '-u', 'emotion-kiosk', '--', 'env', 'XDG_RUNTIME_DIR=/run/emotion-kiosk', `WAYLAND_DISPLAY=${socket}`, 'grim', '/run/emotion-kiosk/shot.png']);
+      const img = cv.imread(path.join(runtime, 'shot.png'));
+      return { img, boxes: findBoxes(img) };
+    };
+    let found: ReturnType<typeof findBoxes> = [];
+    for (let i = 0; i < 30 && found.length === 0; i++) {
+      const { img, boxes } = await shot();
+      found = boxes;
+      if (i === 0) log(`screenshot ${img.cols}x${img.rows}, mean ${img.mean().w.toFixed(1)}`);
+      if (!found.length) await sleep(1000);
+    }
+    log(`face boxes on cage's output: ${found.map((b) => `${b.emotion} ${b.width}x${b.height} at ${b.x},${b.y}`).join('; ')}`);
+    assert.ok(found.length > 0, 'the overlay draws face boxes on the screen');
+
+    // The kiosk killed: cage ends with its only client, Restart=always starts both again (a new cage, a new kiosk).
+    const kiosk = container.exec(['pgrep', '-f', '-P', ready.MainPID, 'emotion-kiosk']).out.trim().split('\n')[0]!;
+    container.exec(['sh', '-c', `kill -KILL ${Number(kiosk)}`]);
+    log(`SIGKILL to the kiosk (pid ${kiosk} in the container)`);
+    const again = await waitFor('cage and the kiosk started again', (s) => readyAndRunning(s) && Number(s.NRestarts) >= Number(ready.NRestarts) + 1 && s.MainPID !== ready.MainPID, 4 * 60_000);
+    log(`--- after the kill: ${brief(again)} ---\n${status()}`);
+    assert.doesNotMatch(journal(['--since', `@${Math.floor(started / 1000)}`]), /pkill: option requires an argument/, 'ExecStop= ran quietly after cage had ended');
+  } finally {
+    rmSync(testDropIn, { force: true });
+    const back = container.exec(setupCommand(bundle, ['--kiosk', 'headless', '--broker', `mqtt://127.0.0.1:${broker!.port}`, '--camera', '/srv/megamind.avi']), { allowFail: true });
+    log(`--- back to --kiosk headless: setup.sh exit ${back.code}`);
+  }
+  await waitFor('the headless kiosk ready again', readyAndRunning, 4 * 60_000);
+  assert.ok(!readdirSync(dropInDir).includes('30-display.conf'), 'setup.sh --kiosk headless removed the display drop-in');
 });
