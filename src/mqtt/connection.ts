@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { KioskConfig } from '../config/index.js';
 import { backoffDelayMs, redactUrl, splitCredentials } from '../util/index.js';
+import { fillPacketLengthCache } from './packet-length-cache.js';
 
 
 export class MqttConfigError extends Error {}
@@ -54,6 +55,8 @@ export function brokerAddress(url: string): string {
 
 /** Connects (and keeps reconnecting) with the options below; returns at once. */
 export function connectClient(s: ConnectionSettings): MqttClient {
+  // Once per process, before the first packet: a kiosk runs for months (src/mqtt/packet-length-cache.ts).
+  fillPacketLengthCache();
   return mqtt.connect(brokerAddress(s.url), clientOptions(s));
 }
 

@@ -1,6 +1,7 @@
 /** The in-process broker for `mqtt.broker: embedded`: aedes on 127.0.0.1, so the demo and dashboard work anywhere. */
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
+import { fillPacketLengthCache } from './packet-length-cache.js';
 
 export interface EmbeddedBroker {
   url: string;
@@ -10,6 +11,7 @@ export interface EmbeddedBroker {
 
 /** Starts aedes on 127.0.0.1:`port` (0 = any free port). A port in use is reported with what to do about it. */
 export async function startEmbeddedBroker(port: number): Promise<EmbeddedBroker> {
+  fillPacketLengthCache(); // aedes writes packets with the same encoder (src/mqtt/packet-length-cache.ts)
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
