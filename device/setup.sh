@@ -27,7 +27,7 @@ readonly OPENCV_PACKAGES=(libopencv-core-dev libopencv-imgproc-dev libopencv-img
   libopencv-photo-dev libopencv-video-dev libopencv-ml-dev libopencv-contrib-dev)
 readonly BUILD_PACKAGES=(build-essential python3 ca-certificates)
 # --kiosk display: the compositor and what the kiosk window needs in it.
-readonly DISPLAY_PACKAGES=(cage xwayland x11-utils procps dbus libpam-systemd)
+readonly DISPLAY_PACKAGES=(cage xwayland x11-utils procps seatd)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
@@ -236,8 +236,8 @@ install_packages() {
   if ((WITH_MOSQUITTO)); then wanted+=(mosquitto); fi
   if [[ $KIOSK == display ]]; then
     # cage: the kiosk compositor; xwayland: the OpenCV window (Qt or GTK) reaches it through X; x11-utils: the
-    # kiosk reads the screen size with xdpyinfo to fill it; procps: the unit's ExecStop (pkill, pgrep); dbus and
-    # libpam-systemd: the logind session on tty1 through which cage gets the screen and input devices.
+    # kiosk reads the screen size with xdpyinfo to fill it; procps: the unit's ExecStop (pkill, pgrep); seatd: gives
+    # cage the screen and input devices (its socket is for the video group, which the service user is in).
     for p in "${DISPLAY_PACKAGES[@]}"; do
       pkg_installed "$p" || candidate_available "$p" ||
         die "--kiosk display needs the package $p, which this OS's apt sources do not have (Debian 12+, Raspberry Pi OS Bookworm+ and Ubuntu 22.04+ universe do): add them, or use --kiosk dashboard"
@@ -720,6 +720,9 @@ EOF
   fi
   if ((WITH_MOSQUITTO)); then
     if systemctl is-enabled --quiet mosquitto 2>/dev/null; then ok "mosquitto enabled"; else change "enable mosquitto"; run systemctl enable mosquitto; fi
+  fi
+  if [[ $KIOSK == display ]]; then
+    if systemctl is-enabled --quiet seatd 2>/dev/null; then ok "seatd enabled (the seat for cage)"; else change "enable seatd (the seat for cage)"; run systemctl enable seatd; fi
   fi
 }
 

@@ -102,7 +102,7 @@ test('the kiosk unit is hardened: only its data dir writable, camera devices onl
   assert.equal(security.code, 0, security.out);
 });
 
-test('the display drop-in: cage on tty1 with its logind session, the watchdog handed to the kiosk, restarted whatever ended it', () => {
+test('the display drop-in: cage on tty1 with its seat from seatd, the watchdog handed to the kiosk, restarted whatever ended it', () => {
   const unit = readFileSync(path.join(deviceDir, 'emotion-kiosk.service'), 'utf8');
   const dropIn = readFileSync(path.join(deviceDir, 'emotion-kiosk-display.conf'), 'utf8');
   const has = (line: string) => assert.match(dropIn, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
@@ -110,11 +110,16 @@ test('the display drop-in: cage on tty1 with its logind session, the watchdog ha
     'ExecStart=',
     // cage's client is the kiosk; WATCHDOG_PID (cage's PID) removed so the kiosk pings; its own runtime dir.
     'ExecStart=/usr/bin/env XDG_RUNTIME_DIR=%t/emotion-kiosk /usr/bin/cage -d -- /usr/bin/env -u WATCHDOG_PID /usr/local/bin/emotion-kiosk run --config /etc/emotion-kiosk/config.yaml --fullscreen',
-    'PAMName=login', 'TTYPath=/dev/tty1', 'Conflicts=getty@tty1.service', 'RuntimeDirectory=emotion-kiosk', 'RuntimeDirectoryMode=0700',
+    'TTYPath=/dev/tty1', 'Conflicts=getty@tty1.service', 'Environment=LIBSEAT_BACKEND=seatd', 'Wants=seatd.service', 'RuntimeDirectory=emotion-kiosk', 'RuntimeDirectoryMode=0700',
     'SupplementaryGroups=render input', 'DeviceAllow=char-drm rw', 'DeviceAllow=char-input rw', 'DeviceAllow=/dev/tty1 rw',
     // cage exits 0 when its client is killed (measured, cage 0.1.4): on-failure would leave the screen dark.
     'Restart=always',
   ]) has(line);
+  // No PAM session: pam_systemd moves the unit's processes into a logind session scope (user.slice/session-N.scope),
+  // outside the service's cgroup, so systemd drops the kiosk's READY=1 and WATCHDOG=1 (NotifyAccess=all is the
+  // service's cgroup) and the unit never starts (seen under systemd in the boot test: start timeout, restart loop).
+  // cage gets the seat from seatd instead.
+  assert.doesNotMatch(dropIn, /^PAMName=/m, 'PAMName= would take the kiosk out of the unit\'s cgroup');
   // ExecStop= also runs when cage has already ended (the kiosk was killed, cage exited with it): systemd then puts an
   // empty $MAINPID into the line. Seen under systemd: pkill printed its whole usage text into the journal. It must
   // end quietly; and with a main PID that has no children left, too.
