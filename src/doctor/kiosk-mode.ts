@@ -1,7 +1,8 @@
 /**
  * Which kiosk mode device/setup.sh set up (`--kiosk headless|dashboard|display`, remembered in setup.conf beside
  * the config), and whether what that mode runs on is there: for `display`, cage (the kiosk compositor) and
- * Xwayland (through which the OpenCV window reaches it) and xdpyinfo (the screen size, to fill it); for both screen
+ * Xwayland (through which the OpenCV window reaches it), seatd (which gives cage the screen and input devices) and
+ * xdpyinfo (the screen size, to fill it); for both screen
  * modes, the unit's drop-in. The check is
  * pure; `gatherKioskFacts` reads the files and looks the programs up.
  */
@@ -36,7 +37,12 @@ export interface KioskFacts {
   xwayland: string | undefined;
   /** xdpyinfo (x11-utils): the kiosk reads the screen size with it to fill the screen. */
   xdpyinfo: string | undefined;
+  /** seatd: its program (undefined: not installed) and whether its socket is there (it runs). */
+  seatd: { path: string | undefined; running: boolean };
 }
+
+/** Where Debian's seatd.service listens (libseat's default). */
+export const SEATD_SOCKET = '/run/seatd.sock';
 
 /** `kiosk=` from setup.sh's choices file (key=value lines, # comments). */
 export function parseSetupConf(text: string): string | undefined {
@@ -69,7 +75,13 @@ export function checkKioskMode(f: KioskFacts): CheckResult {
       `sudo apt-get install ${[!f.cage && 'cage', !f.xwayland && 'xwayland'].filter(Boolean).join(' ')}, or ${RERUN}`,
     );
   }
+  if (!f.seatd.path) {
+    return fail('kiosk', 'display: seatd is not installed: cage cannot take the screen and input devices, the screen stays dark and the service restarts over and over', `sudo apt-get install seatd && sudo systemctl enable --now seatd, or ${RERUN}`);
+  }
   const found = `${f.cage!.version ?? 'cage'} at ${f.cage!.path}, Xwayland at ${f.xwayland}`;
+  if (!f.seatd.running) {
+    return warn('kiosk', `display: seatd is installed but not running (${SEATD_SOCKET} is missing): cage gets no screen until it runs (${found})`, 'sudo systemctl enable --now seatd');
+  }
   if (missingDropIn) return warn('kiosk', `display: ${missingDropIn} (${found})`, RERUN);
   if (!f.xdpyinfo) {
     return warn('kiosk', `display: xdpyinfo is not installed, so the kiosk cannot read the screen size: beside a picture of another shape the screen may show stale pixels (${found})`, `sudo apt-get install x11-utils, or ${RERUN}`);
@@ -88,7 +100,7 @@ async function cageVersion(binary: string): Promise<string | undefined> {
 }
 
 /** setup.conf beside the config file (setup.sh keeps both in /etc/emotion-kiosk), else /etc/emotion-kiosk's. */
-export async function gatherKioskFacts(configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<KioskFacts> {
+export async function gatherKioskFacts(configFile: string | undefined, env: NodeJS.ProcessEnv = process.env, seatdSocket = SEATD_SOCKET): Promise<KioskFacts> {
   const candidates = [configFile ? path.join(path.dirname(path.resolve(configFile)), 'setup.conf') : undefined, '/etc/emotion-kiosk/setup.conf'].filter(
     (p): p is string => p !== undefined,
   );
@@ -104,6 +116,7 @@ export async function gatherKioskFacts(configFile: string | undefined, env: Node
   const cagePath = mode === 'display' ? (await findFirstBinary(['cage'], searchPath))?.[1] : undefined;
   const xwayland = mode === 'display' ? (await findFirstBinary(['Xwayland'], searchPath))?.[1] : undefined;
   const xdpyinfo = mode === 'display' ? (await findFirstBinary(['xdpyinfo'], searchPath))?.[1] : undefined;
+  const seatd = mode === 'display' ? (await findFirstBinary(['seatd'], searchPath))?.[1] : undefined;
   return {
     setupConf,
     mode,
@@ -111,5 +124,6 @@ export async function gatherKioskFacts(configFile: string | undefined, env: Node
     cage: cagePath ? { path: cagePath, version: await cageVersion(cagePath) } : undefined,
     xwayland,
     xdpyinfo,
+    seatd: { path: seatd, running: mode === 'display' && existsSync(seatdSocket) },
   };
 }

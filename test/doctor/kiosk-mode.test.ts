@@ -19,6 +19,7 @@ const facts = (over: Partial<KioskFacts>): KioskFacts => ({
   cage: { path: '/usr/bin/cage', version: 'cage 0.1.4' },
   xwayland: '/usr/bin/Xwayland',
   xdpyinfo: '/usr/bin/xdpyinfo',
+  seatd: { path: '/usr/sbin/seatd', running: true },
   ...over,
 });
 
@@ -53,6 +54,14 @@ test('display without cage or Xwayland fails with the packages to install; a mis
   assert.equal(noDropIn.status, 'warn');
   assert.match(noDropIn.summary, /30-display\.conf is missing, so the service runs headless/);
   assert.equal(checkKioskMode(facts({ mode: 'dashboard', dropIn: false })).status, 'warn');
+  // seatd gives cage the seat (the drop-in has no logind session): not installed fails, not running warns.
+  const noSeatd = checkKioskMode(facts({ seatd: { path: undefined, running: false } }));
+  assert.equal(noSeatd.status, 'fail');
+  assert.match(noSeatd.summary, /seatd is not installed/);
+  assert.match(noSeatd.fix!, /apt-get install seatd && sudo systemctl enable --now seatd/);
+  const seatdStopped = checkKioskMode(facts({ seatd: { path: '/usr/sbin/seatd', running: false } }));
+  assert.equal(seatdStopped.status, 'warn');
+  assert.match(seatdStopped.summary, /seatd is installed but not running \(\/run\/seatd\.sock is missing\)/);
   const noXdpyinfo = checkKioskMode(facts({ xdpyinfo: undefined }));
   assert.equal(noXdpyinfo.status, 'warn');
   assert.match(noXdpyinfo.fix!, /apt-get install x11-utils/);
@@ -75,9 +84,14 @@ test('gathering: setup.conf beside the config, cage and Xwayland looked up on PA
   assert.equal(checkKioskMode(noPrograms).status, 'fail');
   // Programs that answer like cage 0.1.4 and Xwayland (the real ones cannot be put on this PATH alone).
   writeFileSync(path.join(bin, 'cage'), '#!/bin/sh\necho "Cage version 0.1.4"\n');
-  for (const p of ['Xwayland', 'xdpyinfo']) writeFileSync(path.join(bin, p), '#!/bin/sh\nexit 0\n');
-  for (const p of ['cage', 'Xwayland', 'xdpyinfo']) chmodSync(path.join(bin, p), 0o755);
-  const found = await gatherKioskFacts(path.join(conf, 'config.yaml'), { PATH: bin });
+  for (const p of ['Xwayland', 'xdpyinfo', 'seatd']) writeFileSync(path.join(bin, p), '#!/bin/sh\nexit 0\n');
+  for (const p of ['cage', 'Xwayland', 'xdpyinfo', 'seatd']) chmodSync(path.join(bin, p), 0o755);
+  const socket = path.join(tmp, 'seatd.sock');
+  const stopped = await gatherKioskFacts(path.join(conf, 'config.yaml'), { PATH: bin }, socket);
+  assert.deepEqual(stopped.seatd, { path: path.join(bin, 'seatd'), running: false });
+  writeFileSync(socket, ''); // stands for the socket: the check looks for its path
+  const found = await gatherKioskFacts(path.join(conf, 'config.yaml'), { PATH: bin }, socket);
+  assert.equal(found.seatd.running, true);
   assert.deepEqual(found.cage, { path: path.join(bin, 'cage'), version: 'cage 0.1.4' });
   assert.equal(found.xwayland, path.join(bin, 'Xwayland'));
   assert.equal(checkKioskMode({ ...found, dropIn: true }).status, 'ok');
